@@ -1,0 +1,25 @@
+"""What counts as a name: shared by feed validation and search criteria."""
+from __future__ import annotations
+
+import unicodedata
+
+MAX_NAME_LENGTH = 100
+_PUNCTUATION = set(" -'’‘.")
+
+
+def name_problem(value: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
+    """Why ``value`` is not a usable person's name, or None when it is."""
+    if not value.strip():
+        return "must not be blank"
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters"
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] in "LM" or char in _PUNCTUATION:
+            continue
+        if category[0] == "C":
+            return "must not contain control or invisible characters"
+        return "may contain only letters, spaces, hyphens, apostrophes and full stops"
+    if not any(unicodedata.category(c)[0] == "L" for c in value):
+        return "must contain at least one letter"
+    return None

@@ -1,0 +1,24 @@
+"""What the index holds compared with the database."""
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch, NotFoundError
+from sqlalchemy.orm import sessionmaker
+
+from registry import checkpoints
+
+from .admin import indices_behind, template_version
+
+
+def index_status(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str) -> dict:
+    indices = indices_behind(es, alias)
+    try:
+        installed = es.indices.get_index_template(name=alias)["index_templates"][0]["index_template"].get("version")
+    except NotFoundError:
+        installed = None
+    documents = es.count(index=alias)["count"] if indices else None
+    with sessions() as session:
+        checkpoint = checkpoints.get_checkpoint(session, checkpoint_name)
+        last = checkpoints.last_change_seq(session)
+    return {"alias": alias, "indices": indices, "template_version_installed": installed,
+            "template_version_code": template_version(alias), "documents": documents,
+            "checkpoint": checkpoint, "last_change": last, "lag_changes": max(last - checkpoint, 0)}

@@ -1,0 +1,229 @@
+"""Load a source feed (CSV with a header row, or JSON Lines) into the registry.
+
+Rows are streamed; each is validated and applied inside its own savepoint, so a bad row is
+rejected whole and never half-applied; batches are committed together for speed. Loading
+the same file twice changes nothing: a row is matched on (source, source_record_id) and
+applied again only when its content changed.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import writes
+from .feed_schema import COLUMNS, REQUIRED_COLUMNS, FeedRowSchema
+from .models import Child, SourceRecord
+
+SOURCE_NAME_MAX = 50
+OUTCOMES = ("created", "linked", "updated", "unchanged", "review", "rejected")
+
+
+class FeedError(ValueError):
+    """The file as a whole cannot be loaded (nothing was written)."""
+
+
+@dataclass
+class RowResult:
+    row: int
+    source_record_id: str | None
+    outcome: str
+    cp_id: str | None = None
+    errors: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"row": self.row, "source_record_id": self.source_record_id, "outcome": self.outcome,
+                           "cp_id": self.cp_id, "errors": self.errors}, ensure_ascii=False)
+
+
+@dataclass
+class LoadSummary:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+    def add(self, result: RowResult) -> None:
+        self.counts[result.outcome] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise FeedError(f"{path.name}: cannot tell the format from the extension; use .csv or .jsonl "
+                    "(or pass --format)")
+
+
+def _decoded_lines(stream: IO[bytes], on_bytes: Callable[[int], None]) -> Iterator[str]:
+    for number, raw in enumerate(stream, start=1):
+        on_bytes(len(raw))
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield "\x00invalid-utf8\n"  # turned into a row error below, never silently mangled
+
+
+def read_rows(stream: IO[bytes], fmt: str, on_bytes: Callable[[int], None] = lambda n: None
+              ) -> Iterator[dict | Exception]:
+    """Yield each row as a dict, or as an exception describing why it could not be read."""
+    lines = _decoded_lines(stream, on_bytes)
+    if fmt == "csv":
+        reader = csv.DictReader(lines)
+        header = reader.fieldnames or []
+        unknown = [c for c in header if c not in COLUMNS]
+        if unknown:
+            raise FeedError(f"unknown column(s) {', '.join(map(repr, unknown))}: feeds may only carry "
+                            f"the documented columns ({', '.join(COLUMNS)})")
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise FeedError(f"required column(s) missing from the header: {', '.join(missing)}")
+        for row in reader:
+            if any("\x00invalid-utf8" in (v or "") for v in row.values() if isinstance(v, str)):
+                yield ValueError("the row is not valid UTF-8")
+            else:
+                yield row
+    elif fmt == "jsonl":
+        for line in lines:
+            if not line.strip():
+                continue
+            if line.startswith("\x00invalid-utf8"):
+                yield ValueError("the line is not valid UTF-8")
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield ValueError(f"the line is not valid JSON ({exc.msg} at column {exc.colno})")
+    else:
+        raise FeedError(f"unknown format {fmt!r}: use csv or jsonl")
+
+
+def content_hash(data: dict) -> str:
+    canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _payload(data: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in data.items()}
+
+
+def apply_row(session: Session, source: str, data: dict, rng: random.Random | None = None) -> tuple[str, Child]:
+    """Apply one validated row; returns (outcome, child)."""
+    digest = content_hash(data)
+    record = session.scalar(select(SourceRecord).where(SourceRecord.source == source,
+                                                       SourceRecord.source_record_id == data["source_record_id"]))
+    child_fields = {k: data.get(k) for k in writes.CHILD_FIELDS}
+    child_fields["gender"] = child_fields["gender"] or "unknown"
+    if record is not None:
+        child = session.get(Child, record.child_id)
+        if record.content_hash == digest:
+            return "unchanged", child
+        writes.update_child(session, child, la_code=data.get("la_code"), **child_fields)
+        writes.remove_source_details(session, child, record)
+        record.content_hash, record.payload = digest, _payload(data)
+        outcome = "updated"
+    else:
+        # Linking a source record to an existing child comes with record linkage; for now each is new.
+        child = writes.create_child(session, la_code=data.get("la_code"), rng=rng, **child_fields)
+        record = SourceRecord(source=source, source_record_id=data["source_record_id"], child_id=child.id,
+                              content_hash=digest, payload=_payload(data))
+        session.add(record)
+        session.flush()
+        outcome = "created"
+    _apply_details(session, child, record, data)
+    return outcome, child
+
+
+def _apply_details(session: Session, child: Child, record: SourceRecord, data: dict) -> None:
+    writes.add_name(session, child, "source", data["given_name"], data["family_name"],
+                    data.get("middle_names"), source_record=record)
+    for kind in ("school", "gp_practice"):
+        if data.get(f"{kind}_code"):
+            org = writes.get_or_create_organisation(session, kind, data[f"{kind}_code"], data.get(f"{kind}_name"))
+            writes.set_setting(session, child, kind, org)
+    if data.get("carer_given_name"):
+        writes.add_carer(session, child, source_record=record,
+                         given_name=data["carer_given_name"], family_name=data["carer_family_name"],
+                         relationship_to_child=data["carer_relationship"],
+                         parental_responsibility=data.get("carer_parental_responsibility", False),
+                         phone=data.get("carer_phone"), email=data.get("carer_email"))
+    if data.get("service_code"):
+        org = writes.get_or_create_organisation(session, "service", data["service_code"], data.get("service_name"))
+        writes.add_involvement(
+            session, child, org, source_record=record,
+            practitioner_name=data.get("practitioner_name"), role=data["practitioner_role"],
+            phone=data.get("practitioner_phone"), email=data.get("practitioner_email"),
+            start_date=data["involvement_start"], end_date=data.get("involvement_end"),
+            lead_professional=data.get("lead_professional", False), caf_held=data.get("caf_held", False),
+            info_to_share=data.get("info_to_share", False),
+            assessment_undertaken=data.get("assessment_undertaken", False),
+            sensitive_category=data.get("sensitive_category"),
+            consent_recorded_by=data.get("consent_recorded_by"),
+            consent_recorded_at=data.get("consent_recorded_at"))
+
+
+def _flat_errors(messages) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        return {str(k): (v if isinstance(v, list) else [str(v)]) for k, v in messages.items()}
+    return {"_row": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+
+
+def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
+              on_result: Callable[[RowResult], None] = lambda r: None,
+              on_bytes: Callable[[int], None] = lambda n: None, batch_size: int = 500) -> LoadSummary:
+    """Load every row; ``on_result`` is called for each row once its batch is committed."""
+    if not source or len(source) > SOURCE_NAME_MAX or not source.replace("-", "").replace("_", "").isalnum():
+        raise FeedError(f"source: {source!r} must be 1-{SOURCE_NAME_MAX} letters, digits, '-' or '_'")
+    schema = FeedRowSchema()
+    summary = LoadSummary()
+    pending: list[RowResult] = []
+
+    def flush(session: Session) -> None:
+        session.commit()
+        for result in pending:
+            summary.add(result)
+            on_result(result)
+        pending.clear()
+
+    session = sessions()
+    try:
+        for number, raw in enumerate(read_rows(stream, fmt, on_bytes), start=1):
+            source_record_id = raw.get("source_record_id") if isinstance(raw, dict) else None
+            result = RowResult(number, source_record_id if isinstance(source_record_id, str) else None, "rejected")
+            if isinstance(raw, Exception):
+                result.errors = {"_row": [str(raw)]}
+            else:
+                try:
+                    data = schema.load(raw)
+                    with session.begin_nested():
+                        result.outcome, child = apply_row(session, source, data)
+                        result.cp_id = child.cp_id
+                except ValidationError as exc:
+                    result.errors = _flat_errors(exc.messages)
+                except writes.RegistryError as exc:
+                    result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
+                except IntegrityError as exc:
+                    result.outcome, result.errors = "rejected", {"_row": [f"conflicts with stored data: {exc.orig}"]}
+            pending.append(result)
+            if len(pending) >= batch_size:
+                flush(session)
+        flush(session)
+    except BaseException:
+        session.rollback()  # the uncommitted batch is dropped whole and will load on a re-run
+        raise
+    finally:
+        session.close()
+    return summary

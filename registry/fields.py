@@ -1,0 +1,70 @@
+"""Marshmallow fields shared by every schema that takes a child's particulars (feeds, search)."""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from marshmallow import ValidationError, fields, validate
+
+from analyzers import name_problem, normalise_postcode
+
+from .models import GENDERS
+
+MAX_AGE_YEARS = 18
+_GENDER_CODES = {"f": "female", "m": "male", "o": "other", "u": "unknown", "x": "other",
+                 "1": "male", "2": "female", "9": "unknown", "0": "unknown"}
+
+
+def printable(value: str) -> None:
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in value):
+        raise ValidationError("must not contain control or invisible characters")
+
+
+def birth_date_of_a_child(value: dt.date) -> None:
+    today = dt.date.today()
+    if value > today:
+        raise ValidationError("must not be in the future")
+    try:
+        eighteenth = value.replace(year=value.year + MAX_AGE_YEARS)
+    except ValueError:  # born on 29 February
+        eighteenth = dt.date(value.year + MAX_AGE_YEARS, 3, 1)
+    if eighteenth <= today:
+        raise ValidationError("the person is 18 or over: ContactPoint only holds children")
+
+
+def _name(length: int):
+    def check(value: str) -> None:
+        problem = name_problem(value, length)
+        if problem:
+            raise ValidationError(problem)
+    return check
+
+
+def Name(required: bool = False, length: int = 100) -> fields.String:
+    return fields.String(required=required, validate=_name(length))
+
+
+def Text(length: int = 200) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=length), printable])
+
+
+def Flag() -> fields.Boolean:
+    return fields.Boolean(truthy={"true", "yes", "y", "1", True, 1}, falsy={"false", "no", "n", "0", False, 0})
+
+
+class PostcodeField(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        postcode = normalise_postcode(text)
+        if postcode is None:
+            raise ValidationError("is not a UK postcode (for example LS6 2AB)")
+        return postcode
+
+
+class GenderField(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        gender = _GENDER_CODES.get(text, text)
+        if gender not in GENDERS:
+            raise ValidationError(f"must be one of {', '.join(GENDERS)}")
+        return gender

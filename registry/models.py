@@ -1,0 +1,205 @@
+"""The authoritative schema. Deliberately no field for case notes, assessments or opinions."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
+    Text, UniqueConstraint, func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+GENDERS = ("female", "male", "other", "unknown")
+CHILD_STATUSES = ("active", "archived", "merged", "deleted")
+ORG_KINDS = ("local_authority", "school", "gp_practice", "service")
+NAME_KINDS = ("primary", "alias", "previous", "source")
+SENSITIVE_CATEGORIES = ("sexual_health", "mental_health", "substance_misuse")
+
+# SQLite only gives 64-bit autoincrement keys to INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    __table_args__ = (
+        UniqueConstraint("kind", "code", name="uq_organisations_kind_code"),
+        CheckConstraint(f"kind IN {ORG_KINDS}", name="ck_organisations_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+
+
+class Child(Base):
+    __tablename__ = "children"
+    __table_args__ = (
+        CheckConstraint(f"gender IN {GENDERS}", name="ck_children_gender"),
+        CheckConstraint(f"status IN {CHILD_STATUSES}", name="ck_children_status"),
+        Index("ix_children_dob", "date_of_birth"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cp_id: Mapped[str] = mapped_column(String(10), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    middle_names: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(10), default="unknown")
+    address_line_1: Mapped[str | None] = mapped_column(String(200))
+    address_line_2: Mapped[str | None] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    local_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    gp_practice_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    shielded: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+
+    local_authority: Mapped[Organisation | None] = relationship(foreign_keys=[local_authority_id])
+    school: Mapped[Organisation | None] = relationship(foreign_keys=[school_id])
+    gp_practice: Mapped[Organisation | None] = relationship(foreign_keys=[gp_practice_id])
+    names: Mapped[list["ChildName"]] = relationship(back_populates="child", cascade="all, delete-orphan",
+                                                   order_by="ChildName.id")
+    carers: Mapped[list["Carer"]] = relationship(back_populates="child", cascade="all, delete-orphan",
+                                                 order_by="Carer.id")
+    involvements: Mapped[list["Involvement"]] = relationship(back_populates="child", cascade="all, delete-orphan",
+                                                             order_by="Involvement.id")
+
+
+class ChildName(Base):
+    """Every name a child is known by: primary, aliases, previous names and source-record names."""
+    __tablename__ = "child_names"
+    __table_args__ = (CheckConstraint(f"kind IN {NAME_KINDS}", name="ck_child_names_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    given_name: Mapped[str] = mapped_column(String(100))
+    middle_names: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(100))
+    source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+
+    child: Mapped[Child] = relationship(back_populates="names")
+
+
+class Carer(Base):
+    __tablename__ = "carers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    relationship_to_child: Mapped[str] = mapped_column(String(40))
+    parental_responsibility: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+
+    child: Mapped[Child] = relationship(back_populates="carers")
+
+
+class Involvement(Base):
+    """A service or practitioner working with the child. Sensitive services need recorded consent."""
+    __tablename__ = "involvements"
+    __table_args__ = (
+        CheckConstraint(f"sensitive_category IS NULL OR sensitive_category IN {SENSITIVE_CATEGORIES}",
+                        name="ck_involvements_sensitive_category"),
+        CheckConstraint("sensitive_category IS NULL OR "
+                        "(consent_recorded_by IS NOT NULL AND consent_recorded_at IS NOT NULL)",
+                        name="ck_involvements_sensitive_needs_consent"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ck_involvements_dates"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    practitioner_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    lead_professional: Mapped[bool] = mapped_column(Boolean, default=False)
+    caf_held: Mapped[bool] = mapped_column(Boolean, default=False)
+    info_to_share: Mapped[bool] = mapped_column(Boolean, default=False)
+    assessment_undertaken: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive_category: Mapped[str | None] = mapped_column(String(20))
+    consent_recorded_by: Mapped[str | None] = mapped_column(String(200))
+    consent_recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+
+    child: Mapped[Child] = relationship(back_populates="involvements")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class SourceRecord(Base):
+    """One row received from a source feed, kept so reloads are idempotent and linkage can be revisited."""
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("source", "source_record_id", name="uq_source_records_source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    source_record_id: Mapped[str] = mapped_column(String(100))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+
+
+class ChangeLog(Base):
+    """Transactional outbox: one row per change to a child, written in the same transaction."""
+    __tablename__ = "change_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    child_id: Mapped[int] = mapped_column(Integer, index=True)
+    change: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IndexCheckpoint(Base):
+    """How far an indexer has applied the change log."""
+    __tablename__ = "index_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of every access (see access_control.audit)."""
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    organisation: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what the hash covers
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row holding the chain's tip; locking it serialises appends across processes."""
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

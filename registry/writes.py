@@ -1,0 +1,153 @@
+"""The only code that writes children and what hangs off them.
+
+Every function takes the caller's session (one transaction) and appends to the change log in
+that same transaction, so the indexer can never miss a change nor see an uncommitted one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import cpid
+from .models import (
+    SENSITIVE_CATEGORIES, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
+)
+
+CHILD_FIELDS = ("given_name", "middle_names", "family_name", "date_of_birth", "gender",
+                "address_line_1", "address_line_2", "town", "postcode")
+
+
+class RegistryError(ValueError):
+    """A write the registry refuses; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def log_change(session: Session, child: Child, change: str) -> None:
+    session.flush()  # the child needs its id before the outbox row can point at it
+    session.add(ChangeLog(child_id=child.id, change=change))
+
+
+def get_or_create_organisation(session: Session, kind: str, code: str, name: str | None = None,
+                               **contact: Any) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.kind == kind, Organisation.code == code))
+    if org is None:
+        org = Organisation(kind=kind, code=code, name=name or code, **contact)
+        session.add(org)
+        session.flush()
+    elif name and org.name != name:
+        org.name = name
+    return org
+
+
+def create_child(session: Session, *, la_code: str | None = None, rng: random.Random | None = None,
+                 **fields: Any) -> Child:
+    child = Child(cp_id=_unused_cp_id(session, rng), **_child_fields(fields))
+    if la_code:
+        child.local_authority = get_or_create_organisation(session, "local_authority", la_code)
+    session.add(child)
+    child.names.append(ChildName(kind="primary", given_name=child.given_name,
+                                 middle_names=child.middle_names, family_name=child.family_name))
+    log_change(session, child, "created")
+    return child
+
+
+def update_child(session: Session, child: Child, *, la_code: str | None = None, **fields: Any) -> bool:
+    """Apply changed fields; returns whether anything changed (and logs only then)."""
+    changed = False
+    for key, value in _child_fields(fields).items():
+        if getattr(child, key) != value:
+            setattr(child, key, value)
+            changed = True
+    if la_code and (child.local_authority is None or child.local_authority.code != la_code):
+        child.local_authority = get_or_create_organisation(session, "local_authority", la_code)
+        changed = True
+    primary = next((n for n in child.names if n.kind == "primary"), None)
+    if primary is not None:
+        for key in ("given_name", "middle_names", "family_name"):
+            setattr(primary, key, getattr(child, key))
+    if changed:
+        log_change(session, child, "updated")
+    return changed
+
+
+def set_setting(session: Session, child: Child, kind: str, org: Organisation | None) -> None:
+    """Record the child's school or GP practice."""
+    attribute = {"school": "school", "gp_practice": "gp_practice"}[kind]
+    if getattr(child, attribute) is not org:
+        setattr(child, attribute, org)
+        log_change(session, child, f"{kind}_changed")
+
+
+def set_shielded(session: Session, child: Child, shielded: bool) -> None:
+    if child.shielded != shielded:
+        child.shielded = shielded
+        log_change(session, child, "shielded" if shielded else "unshielded")
+
+
+def add_name(session: Session, child: Child, kind: str, given_name: str, family_name: str,
+             middle_names: str | None = None, source_record: SourceRecord | None = None) -> ChildName:
+    name = ChildName(kind=kind, given_name=given_name, family_name=family_name, middle_names=middle_names,
+                     source_record_id=source_record.id if source_record else None)
+    child.names.append(name)
+    log_change(session, child, "name_added")
+    return name
+
+
+def add_carer(session: Session, child: Child, *, source_record: SourceRecord | None = None,
+              **fields: Any) -> Carer:
+    carer = Carer(source_record_id=source_record.id if source_record else None, **fields)
+    child.carers.append(carer)
+    log_change(session, child, "carer_added")
+    return carer
+
+
+def add_involvement(session: Session, child: Child, organisation: Organisation, *,
+                    source_record: SourceRecord | None = None, **fields: Any) -> Involvement:
+    category = fields.get("sensitive_category")
+    if category is not None:
+        if category not in SENSITIVE_CATEGORIES:
+            raise RegistryError("sensitive_category", f"must be one of {', '.join(SENSITIVE_CATEGORIES)}")
+        if not fields.get("consent_recorded_by") or not fields.get("consent_recorded_at"):
+            raise RegistryError("consent_recorded_by",
+                                "a sensitive service can only be recorded with explicit consent: "
+                                "give who recorded the consent and when")
+    end, start = fields.get("end_date"), fields.get("start_date")
+    if end is not None and start is not None and end < start:
+        raise RegistryError("end_date", "must not be before start_date")
+    involvement = Involvement(organisation=organisation,
+                              source_record_id=source_record.id if source_record else None, **fields)
+    child.involvements.append(involvement)
+    log_change(session, child, "involvement_added")
+    return involvement
+
+
+def remove_source_details(session: Session, child: Child, source_record: SourceRecord) -> None:
+    """Drop the names, carers and involvements a source record contributed (before re-applying it)."""
+    for collection in (child.names, child.carers, child.involvements):
+        for item in [i for i in collection if i.source_record_id == source_record.id]:
+            collection.remove(item)
+    log_change(session, child, "source_details_replaced")
+
+
+def _child_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(CHILD_FIELDS)
+    if unknown:
+        raise RegistryError(sorted(unknown)[0], "is not a field of a child record")
+    if isinstance(fields.get("date_of_birth"), str):
+        fields = {**fields, "date_of_birth": dt.date.fromisoformat(fields["date_of_birth"])}
+    return fields
+
+
+def _unused_cp_id(session: Session, rng: random.Random | None) -> str:
+    while True:
+        candidate = cpid.generate(rng)
+        if session.scalar(select(Child.id).where(Child.cp_id == candidate)) is None:
+            return candidate

@@ -1,0 +1,8 @@
+"""The only package that builds Elasticsearch queries; also provisions the local node."""
+from .client import local_engine, make_client
+from .engine import EngineError, LocalEngine
+from .queries import Criteria, build_query
+from .search import Candidate, SearchOutcome, search
+
+__all__ = ["Candidate", "Criteria", "EngineError", "LocalEngine", "SearchOutcome", "build_query",
+           "local_engine", "make_client", "search"]

@@ -1,0 +1,123 @@
+"""Shared fixtures: one real Elasticsearch node and one real PostgreSQL per test session.
+
+Set CONTACTPOINT_ES_URL or CONTACTPOINT_TEST_POSTGRES_URL to use existing servers instead.
+State is wiped between tests: each test gets fresh databases and an empty cluster.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from elasticsearch import Elasticsearch
+
+from registry.db import make_engine, make_sessionmaker, upgrade
+from search_service.engine import LocalEngine
+from webapp.config import Settings
+
+from .support.postgres import LocalPostgres
+
+
+@pytest.fixture(scope="session")
+def es_url():
+    if os.environ.get("CONTACTPOINT_ES_URL"):
+        yield os.environ["CONTACTPOINT_ES_URL"]
+        return
+    defaults = Settings.from_env({})
+    node = LocalEngine(Path(tempfile.mkdtemp(prefix="cp-test-es-")), defaults.cache_dir,
+                       version=os.environ.get("CONTACTPOINT_ES_VERSION"))
+    info = node.start()
+    yield info.url
+    node.stop()
+
+
+@pytest.fixture
+def es(es_url):
+    client = Elasticsearch(es_url, request_timeout=30)
+    yield client
+    # Wipe what the test made: indices, aliases and our templates.
+    client.indices.delete(index="children*,test-*", ignore_unavailable=True, allow_no_indices=True,
+                          expand_wildcards="all")
+    for template in client.indices.get_index_template().get("index_templates", []):
+        if template["name"].startswith(("children", "test-")):
+            client.indices.delete_index_template(name=template["name"])
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    if os.environ.get("CONTACTPOINT_TEST_POSTGRES_URL"):
+        yield os.environ["CONTACTPOINT_TEST_POSTGRES_URL"]
+        return
+    server = LocalPostgres()
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url):
+    """A migrated template database; each test copies it (much faster than migrating)."""
+    name = f"cp_template_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'contactpoint.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    server = request.getfixturevalue("postgres_url")
+    template = request.getfixturevalue("postgres_template")
+    name = f"cp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(db_engine):
+    return make_sessionmaker(db_engine)
+
+
+@pytest.fixture
+def settings(database_url, es_url, tmp_path):
+    return Settings.from_env({}).replace(state_dir=tmp_path / "state", database_url=database_url, es_url=es_url,
+                                        dev_login=True)
+
+
+@pytest.fixture
+def app(settings, es):
+    from webapp import create_app
+
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    yield app
+    app.extensions["contactpoint"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

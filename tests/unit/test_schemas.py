@@ -1,0 +1,68 @@
+import datetime as dt
+
+import pytest
+from marshmallow import ValidationError
+
+from registry.feed_schema import FeedRowSchema
+from webapp.schemas import MINIMUM_CRITERIA, SearchSchema
+
+
+def _errors(schema, data):
+    with pytest.raises(ValidationError) as caught:
+        schema.load(data)
+    return caught.value.messages
+
+
+def _years_ago(years):
+    today = dt.date.today()
+    return today.replace(year=today.year - years, day=min(today.day, 28)).isoformat()
+
+
+ROW = {"source_record_id": "S1", "given_name": "Zoë", "family_name": "O'Brien", "date_of_birth": _years_ago(5)}
+
+
+def test_a_minimal_feed_row_loads_and_normalises():
+    row = FeedRowSchema().load({**ROW, "gender": "F", "postcode": "ls62ab", "middle_names": ""})
+    assert row["gender"] == "female"
+    assert row["postcode"] == "LS6 2AB"
+    assert "middle_names" not in row  # an empty CSV cell means "not given"
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"date_of_birth": "2023-02-30"}, "date_of_birth", "Not a valid date."),
+    ({"date_of_birth": "2999-01-01"}, "date_of_birth", "must not be in the future"),
+    ({"date_of_birth": _years_ago(18)}, "date_of_birth", "the person is 18 or over: ContactPoint only holds children"),
+    ({"postcode": "nowhere"}, "postcode", "is not a UK postcode (for example LS6 2AB)"),
+    ({"gender": "q"}, "gender", "must be one of female, male, other, unknown"),
+    ({"family_name": "Sm1th"}, "family_name", "may contain only letters, spaces, hyphens, apostrophes and full stops"),
+    ({"case_notes": "anything"}, "case_notes", "Unknown field."),
+])
+def test_bad_feed_values_name_the_field(change, field, message):
+    assert _errors(FeedRowSchema(), {**ROW, **change})[field] == [message]
+
+
+def test_a_sensitive_service_needs_consent():
+    errors = _errors(FeedRowSchema(), {**ROW, "service_code": "SH1", "practitioner_role": "Nurse",
+                                       "involvement_start": _years_ago(1), "sensitive_category": "sexual_health"})
+    assert set(errors) == {"consent_recorded_by", "consent_recorded_at"}
+
+
+def test_partial_carer_or_involvement_columns_are_refused():
+    errors = _errors(FeedRowSchema(), {**ROW, "carer_phone": "07700 900123", "practitioner_name": "A Nurse"})
+    assert set(errors) == {"carer_given_name", "carer_family_name", "carer_relationship", "service_code",
+                           "practitioner_role", "involvement_start"}
+
+
+def test_search_needs_a_minimum_set_of_criteria():
+    assert _errors(SearchSchema(), {"family_name": "Smith"}) == {"_schema": [MINIMUM_CRITERIA]}
+    assert _errors(SearchSchema(), {"given_name": "Jo", "date_of_birth": _years_ago(3)}) == {"_schema": [MINIMUM_CRITERIA]}
+    assert SearchSchema().load({"family_name": "Smith", "given_name": "Jo"}) == {"family_name": "Smith", "given_name": "Jo"}
+    assert SearchSchema().load({"cp_id": "943 476 5919"}) == {"cp_id": "943 476 5919"}
+
+
+def test_search_refuses_bad_ids_unknown_fields_and_non_objects():
+    assert _errors(SearchSchema(), {"cp_id": "9434765918"})["cp_id"] == [
+        "is not a valid ContactPoint ID: 10 digits whose last is the check digit"]
+    assert _errors(SearchSchema(), {"family_name": "Smith", "given_name": "Jo", "query": {"match_all": {}}})["query"] == [
+        "Unknown field."]
+    assert _errors(SearchSchema(), ["Smith"]) == {"_schema": ["the request body must be a JSON object of search criteria"]}

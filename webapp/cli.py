@@ -1,0 +1,285 @@
+"""The ``contactpoint`` command line. Every failure exits non-zero with a message saying what to do."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .config import Settings
+
+
+class Context:
+    """Settings read once; database and Elasticsearch opened on first use."""
+
+    def __init__(self):
+        try:
+            self.settings = Settings.from_env()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        self._sessions = None
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            from registry.db import current_revision, head_revision, make_engine, make_sessionmaker
+
+            engine = make_engine(self.settings.database_url)
+            if current_revision(engine) != head_revision():
+                raise click.ClickException("the database schema is not current: run `contactpoint db upgrade`")
+            self._sessions = make_sessionmaker(engine)
+        return self._sessions
+
+    def es(self):
+        from search_service import EngineError, make_client
+
+        try:
+            return make_client(self.settings)
+        except EngineError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@contextmanager
+def reported_errors():
+    """Turn the project's own errors into clean CLI failures (exit 1)."""
+    from elasticsearch import ApiError, TransportError
+
+    from indexing import IndexingError
+    from search_service import EngineError
+
+    try:
+        yield
+    except (EngineError, IndexingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except (ApiError, TransportError) as exc:
+        raise click.ClickException(f"Elasticsearch: {exc}") from None
+
+
+@click.group()
+def main():
+    """ContactPoint: who else is working with this child."""
+
+
+# --- database ---------------------------------------------------------------------------
+
+@main.group()
+def db():
+    """The authoritative database."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context):
+    """Create or migrate the database schema to the newest version."""
+    from registry.db import head_revision, make_engine, upgrade
+
+    upgrade(make_engine(ctx.settings.database_url))
+    click.echo(f"database at schema revision {head_revision()}")
+
+
+# --- the local Elasticsearch ------------------------------------------------------------
+
+@main.group()
+def engine():
+    """The local Elasticsearch node (development and tests)."""
+
+
+@engine.command("start")
+@pass_ctx
+def engine_start(ctx: Context):
+    """Fetch (first time), start and wait for a single local node on 127.0.0.1."""
+    from search_service import local_engine
+
+    if ctx.settings.es_url:
+        raise click.ClickException(f"CONTACTPOINT_ES_URL is set ({ctx.settings.es_url}): no local node is used")
+    with reported_errors():
+        info = local_engine(ctx.settings).start()
+    click.echo(f"Elasticsearch {info.version} running at {info.url} (pid {info.pid})")
+
+
+@engine.command("stop")
+@pass_ctx
+def engine_stop(ctx: Context):
+    """Stop the local node and everything it started."""
+    from search_service import local_engine
+
+    click.echo("stopped" if local_engine(ctx.settings).stop() else "not running")
+
+
+@engine.command("status")
+@pass_ctx
+def engine_status(ctx: Context):
+    """Say whether the local node runs, where, and its health (exit 3 when not running)."""
+    from search_service import local_engine
+
+    node = local_engine(ctx.settings)
+    info = node.info()
+    if info is None:
+        click.echo("not running")
+        sys.exit(3)
+    health = node.health() or {}
+    click.echo(f"running: Elasticsearch {info.version} at {info.url} (pid {info.pid}), "
+               f"health {health.get('status', 'unreachable')}")
+
+
+# --- feeds ------------------------------------------------------------------------------
+
+@main.group()
+def feed():
+    """Source feeds."""
+
+
+@feed.command("load")
+@click.option("--source", required=True, help="Name of the sending system, e.g. school-census.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write one JSON line per input row with its outcome.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: from the file extension.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def feed_load(ctx: Context, source: str, report_path: Path | None, fmt: str | None, file: Path):
+    """Load a CSV (with header) or JSON Lines FILE of source records."""
+    from registry.feeds import FeedError, detect_format, load_feed
+
+    try:
+        fmt = fmt or detect_format(file)
+    except FeedError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = report_path.open("w", encoding="utf-8") if report_path else None
+    try:
+        with file.open("rb") as stream, tqdm(total=file.stat().st_size, unit="B", unit_scale=True,
+                                              desc=f"loading {file.name}", disable=None) as bar:
+            summary = load_feed(ctx.sessions, source, stream, fmt,
+                                on_result=(lambda r: report.write(r.to_json() + "\n")) if report else (lambda r: None),
+                                on_bytes=bar.update)
+    except FeedError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if report:
+            report.close()
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts.items() if n)
+    click.echo(f"{summary.total} rows: {counts or 'none'}")
+    if summary.counts["rejected"]:
+        click.echo("some rows were rejected" + (f": see {report_path}" if report_path else
+                                                 ": use --report to see why"), err=True)
+        sys.exit(1)
+
+
+# --- the index --------------------------------------------------------------------------
+
+@main.group()
+def index():
+    """The Elasticsearch read store."""
+
+
+@index.command("rebuild")
+@pass_ctx
+def index_rebuild(ctx: Context):
+    """Build a fresh index from the database and swap the alias to it atomically."""
+    from indexing import CHECKPOINT, rebuild
+
+    with reported_errors(), tqdm(unit=" children", desc="indexing", disable=None) as bar:
+        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update)
+    click.echo(f"indexed {count} children into {name}; alias {ctx.settings.es_alias!r} now points at it")
+
+
+@index.command("sync")
+@click.option("--follow", is_flag=True, help="Keep running and apply changes as they happen.")
+@pass_ctx
+def index_sync(ctx: Context, follow: bool):
+    """Apply the change log to the index from the stored checkpoint."""
+    from indexing import CHECKPOINT, follow as follow_changes, sync_until_current
+
+    es = ctx.es()
+    if not follow:
+        with reported_errors():
+            result = sync_until_current(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT)
+        click.echo(f"applied {result.changes} changes ({result.documents} documents); checkpoint {result.checkpoint}")
+        return
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo("following the change log (Ctrl-C to stop)")
+    try:
+        follow_changes(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT,
+                       on_batch=lambda r: r.changes > 0 and click.echo(
+                           f"applied {r.changes} changes; checkpoint {r.checkpoint}"),
+                       should_stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+
+
+@index.command("status")
+@pass_ctx
+def index_status(ctx: Context):
+    """Alias, indices, template version, documents, checkpoint and lag, as JSON."""
+    from indexing import CHECKPOINT, index_status as status
+
+    with reported_errors():
+        click.echo(json.dumps(status(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT), indent=2))
+
+
+# --- data, web, audit -------------------------------------------------------------------
+
+@main.command("demo-data")
+@click.option("--children", type=click.IntRange(1, 2_000_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@pass_ctx
+def demo_data(ctx: Context, children: int, seed: int):
+    """Generate realistic synthetic children (deterministic for a seed)."""
+    from registry.demo import load_demo_data
+
+    with tqdm(total=children, unit=" children", desc="demo data", disable=None) as bar:
+        loaded = load_demo_data(ctx.sessions, children, seed, on_progress=bar.update)
+    click.echo(f"created {loaded} synthetic children (seed {seed})")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+def serve(host: str, port: int):
+    """Serve the web app for development (use gunicorn 'webapp:create_app()' in production)."""
+    from . import create_app
+
+    create_app().run(host=host, port=port, debug=False, threaded=True)
+
+
+@main.group()
+def audit():
+    """The audit trail."""
+
+
+@audit.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context):
+    """Check the hash chain; names every edited, removed, inserted or reordered event (exit 1 if any)."""
+    from access_control import audit as trail
+
+    with ctx.sessions() as session:
+        problems = trail.verify(session)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"the audit trail has been tampered with ({len(problems)} problem(s))")
+    click.echo("audit trail intact")
+
+
+@main.command("dev")
+@click.option("--children", type=int, default=2000, show_default=True, help="Demo children for an empty database.")
+@click.option("--port", type=int, default=8000, show_default=True)
+@pass_ctx
+def dev(ctx: Context, children: int, port: int):
+    """Run everything locally: database, Elasticsearch, demo data, index, web app and indexer."""
+    from .dev import run_dev
+
+    with reported_errors():
+        run_dev(ctx.settings, children=children, port=port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""All configuration, read once from ``CONTACTPOINT_*`` environment variables.
+
+Nothing reads the environment at import time: the CLI and the app factory call
+``Settings.from_env()`` and pass the values down, so tests can build their own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+PREFIX = "CONTACTPOINT_"
+
+
+def _default_state_dir() -> Path:
+    # As root the Elasticsearch node runs as an unprivileged user, which cannot enter /root.
+    if os.geteuid() == 0:
+        return Path("/var/lib/contactpoint")
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "contactpoint"
+
+
+def _default_cache_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/cache/contactpoint")
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "contactpoint"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    cache_dir: Path
+    database_url: str
+    es_url: str | None = None
+    es_api_key: str | None = None
+    es_username: str | None = None
+    es_password: str | None = None
+    es_version: str | None = None
+    es_alias: str = "children"
+    secret_key: str | None = None
+    max_results: int = 10
+    dev_login: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(PREFIX + name)
+            return value if value not in (None, "") else default
+
+        state_dir = Path(get("STATE_DIR") or _default_state_dir())
+        max_results = get("MAX_RESULTS", "10")
+        try:
+            max_results_int = int(max_results)
+        except ValueError:
+            raise ValueError(f"{PREFIX}MAX_RESULTS must be a whole number, got {max_results!r}") from None
+        if not 1 <= max_results_int <= 50:
+            raise ValueError(f"{PREFIX}MAX_RESULTS must be between 1 and 50, got {max_results_int}")
+        return cls(
+            state_dir=state_dir,
+            cache_dir=Path(get("CACHE_DIR") or _default_cache_dir()),
+            database_url=get("DATABASE_URL") or f"sqlite:///{state_dir / 'contactpoint.sqlite3'}",
+            es_url=get("ES_URL"),
+            es_api_key=get("ES_API_KEY"),
+            es_username=get("ES_USERNAME"),
+            es_password=get("ES_PASSWORD"),
+            es_version=get("ES_VERSION"),
+            es_alias=get("ES_ALIAS", "children"),
+            secret_key=get("SECRET_KEY"),
+            max_results=max_results_int,
+            dev_login=get("DEV_LOGIN", "0") in ("1", "true", "yes"),
+        )
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
