@@ -1,7 +1,7 @@
 """The only package that writes Elasticsearch documents."""
 from .admin import IndexingError, install_template, live_index, template_version
 from .documents import build_document, load_children
-from .rebuild import rebuild
+from .rebuilder import rebuild
 from .status import index_status
 from .sync import SyncResult, follow, sync_once, sync_until_current
 

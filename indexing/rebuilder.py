@@ -17,7 +17,7 @@ CHUNK = 500
 
 def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
     with sessions() as session:
-        versions = list(checkpoints.latest_change_per_child(session, up_to))
+        versions = checkpoints.latest_change_per_child(session, up_to)
     for start in range(0, len(versions), CHUNK):
         chunk = dict(versions[start:start + CHUNK])
         with sessions() as session:

@@ -28,7 +28,8 @@ def changes_after(session: Session, seq: int, limit: int) -> list[ChangeLog]:
     return list(session.scalars(select(ChangeLog).where(ChangeLog.seq > seq).order_by(ChangeLog.seq).limit(limit)))
 
 
-def latest_change_per_child(session: Session, up_to: int):
+def latest_change_per_child(session: Session, up_to: int) -> list[tuple[int, int]]:
     """(child_id, newest seq) for every child: the external version of its document."""
-    return session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
-                           .where(ChangeLog.seq <= up_to).group_by(ChangeLog.child_id))
+    return list(session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
+                                .where(ChangeLog.seq <= up_to).group_by(ChangeLog.child_id)
+                                .order_by(ChangeLog.child_id)).tuples())

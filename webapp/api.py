@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from elasticsearch import ConnectionError as ElasticsearchConnectionError
-from flask import Blueprint, jsonify, request
+from elasticsearch import ConnectionError as ElasticsearchConnectionError, NotFoundError
+from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -25,7 +25,9 @@ def http_error(exc: HTTPException):
 
 
 @bp.errorhandler(ElasticsearchConnectionError)
+@bp.errorhandler(NotFoundError)  # the alias is missing: the index was never built
 def search_unavailable(exc):
+    current_app.logger.error("search unavailable: %s", exc)
     return error(503, "search is unavailable at the moment: try again shortly")
 
 

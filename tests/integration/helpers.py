@@ -1,0 +1,33 @@
+"""Small builders shared by the integration tests."""
+import datetime as dt
+
+from registry import writes
+from registry.models import Child
+
+ALIAS = "children"
+CHECKPOINT = "children-sync"
+
+
+def years_ago(years: int, day: int = 1) -> dt.date:
+    today = dt.date.today()
+    return today.replace(year=today.year - years, day=day)
+
+
+def add_child(sessions, given="Amara", family="Okafor", dob=None, postcode="LS6 2AB", la_code="E08000035",
+              shielded=False, gender="female", aliases=()) -> str:
+    with sessions.begin() as session:
+        child = writes.create_child(session, given_name=given, family_name=family, date_of_birth=dob or years_ago(6),
+                                    gender=gender, postcode=postcode, la_code=la_code)
+        for alias_given, alias_family in aliases:
+            writes.add_name(session, child, "alias", alias_given, alias_family)
+        writes.set_shielded(session, child, shielded)
+        return child.cp_id
+
+
+def change_child(sessions, cp_id, action):
+    """Run ``action(session, child)`` in one registry transaction."""
+    from sqlalchemy import select
+
+    with sessions.begin() as session:
+        child = session.scalar(select(Child).where(Child.cp_id == cp_id))
+        action(session, child)

@@ -1,0 +1,137 @@
+"""Rebuild and sync against a real Elasticsearch node, on SQLite and PostgreSQL."""
+import pytest
+from sqlalchemy import select
+
+from indexing import IndexingError, install_template, live_index, rebuild, sync_once, sync_until_current
+from indexing import rebuilder as rebuild_module
+from indexing.admin import template_version
+from registry import checkpoints, writes
+from registry.models import Child
+
+from .helpers import ALIAS, CHECKPOINT, add_child, change_child
+
+
+def _doc(es, cp_id):
+    return es.get(index=ALIAS, id=cp_id)
+
+
+def test_template_install_is_idempotent_and_versioned(es):
+    assert install_template(es, ALIAS) is True
+    assert install_template(es, ALIAS) is False
+    installed = es.indices.get_index_template(name=ALIAS)["index_templates"][0]["index_template"]
+    assert installed["version"] == template_version(ALIAS)
+    assert installed["template"]["mappings"]["dynamic"] == "strict"
+
+
+def test_a_newer_template_on_the_cluster_stops_indexing(es):
+    install_template(es, ALIAS)
+    body = es.indices.get_index_template(name=ALIAS)["index_templates"][0]["index_template"]
+    body["version"] = template_version(ALIAS) + 1
+    es.indices.put_index_template(name=ALIAS, **body)
+    with pytest.raises(IndexingError, match="newer than this code"):
+        install_template(es, ALIAS)
+
+
+def test_rebuild_indexes_every_child_and_swaps_the_alias(es, sessions):
+    first = add_child(sessions, "Amara", "Okafor", aliases=[("Amy", "Okafor-Smith")])
+    add_child(sessions, "Kwame", "Mensah")
+    old_index, count = rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert count == 2
+    new_index, _ = rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert new_index != old_index
+    assert live_index(es, ALIAS) == new_index
+    assert not es.indices.exists(index=old_index)  # the replaced index is deleted
+    doc = _doc(es, first)
+    assert doc["_source"]["family_names"] == ["okafor", "okafor smith"]
+    assert doc["_source"]["given_names"] == ["amara", "amy"]
+    assert set(doc["_source"]["family_keys"]) == {"okafor", "smith", "okaforsmith"}
+    with sessions() as session:
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == checkpoints.last_change_seq(session)
+        # The document's external version is the child's newest change-log sequence.
+        newest = dict(checkpoints.latest_change_per_child(session, checkpoints.last_change_seq(session)))
+        child_id = session.scalar(select(Child.id).where(Child.cp_id == first))
+    assert doc["_version"] == newest[child_id]
+
+
+def test_a_failed_rebuild_deletes_its_new_index_and_leaves_the_live_one(es, sessions, monkeypatch):
+    add_child(sessions)
+    live, _ = rebuild(es, sessions, ALIAS, CHECKPOINT)
+
+    def broken(child):
+        raise RuntimeError("document builder failed")
+
+    monkeypatch.setattr(rebuild_module, "build_document", broken)
+    with pytest.raises(RuntimeError, match="document builder failed"):
+        rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert live_index(es, ALIAS) == live
+    assert sorted(es.indices.get(index=f"{ALIAS}-*").body) == [live]
+
+
+def test_sync_applies_changes_after_the_checkpoint_and_only_then_moves_it(es, sessions):
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    change_child(sessions, cp_id, lambda s, c: writes.set_shielded(s, c, True))
+    change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, postcode="M1 1AE"))
+    new = add_child(sessions, "Kwame", "Mensah")
+    result = sync_once(es, sessions, ALIAS, CHECKPOINT)
+    assert result.changes == 3 and result.documents == 2  # changes to one child collapse into one write
+    es.indices.refresh(index=ALIAS)
+    assert _doc(es, cp_id)["_source"]["shielded"] is True
+    assert _doc(es, cp_id)["_source"]["postcode"] == "M1 1AE"
+    assert _doc(es, new)["_source"]["family_name"] == "Mensah"
+    with sessions() as session:
+        assert result.checkpoint == checkpoints.last_change_seq(session)
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == result.checkpoint
+    assert sync_once(es, sessions, ALIAS, CHECKPOINT).changes == 0
+
+
+def test_replaying_the_change_log_is_harmless(es, sessions):
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, family_name="Okafor-Bello"))
+    sync_until_current(es, sessions, ALIAS, CHECKPOINT)
+    version = _doc(es, cp_id)["_version"]
+    with sessions.begin() as session:
+        checkpoints.set_checkpoint(session, CHECKPOINT, 0)
+    result = sync_until_current(es, sessions, ALIAS, CHECKPOINT)
+    assert result.changes > 0
+    assert _doc(es, cp_id)["_version"] == version
+    assert _doc(es, cp_id)["_source"]["family_name"] == "Okafor-Bello"
+
+
+def test_an_older_write_arriving_late_is_ignored(es, sessions):
+    cp_id = add_child(sessions, family="Okafor")
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    with sessions() as session:
+        stale_version = checkpoints.last_change_seq(session)
+    change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, family_name="Bello"))
+    sync_until_current(es, sessions, ALIAS, CHECKPOINT)
+    # A slow worker now writes the older document: external versioning refuses it.
+    from elasticsearch import ConflictError
+
+    with pytest.raises(ConflictError):
+        es.index(index=ALIAS, id=cp_id, version=stale_version, version_type="external",
+                 document={**_doc(es, cp_id)["_source"], "family_name": "Okafor"})
+    assert _doc(es, cp_id)["_source"]["family_name"] == "Bello"
+
+
+def test_sync_without_an_index_says_what_to_do(es, sessions):
+    add_child(sessions)
+    with pytest.raises(IndexingError, match="contactpoint index rebuild"):
+        sync_once(es, sessions, ALIAS, CHECKPOINT)
+
+
+def test_a_refused_document_keeps_the_checkpoint(es, sessions, monkeypatch):
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    with sessions() as session:
+        before = checkpoints.get_checkpoint(session, CHECKPOINT)
+    change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, given_name="Amy"))
+    import indexing.sync as sync_module
+
+    original = sync_module.build_document
+    monkeypatch.setattr(sync_module, "build_document", lambda child: {**original(child), "not_mapped": 1})
+    with pytest.raises(IndexingError, match="checkpoint was not moved"):
+        sync_once(es, sessions, ALIAS, CHECKPOINT)
+    with sessions() as session:
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == before

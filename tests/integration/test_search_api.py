@@ -1,0 +1,183 @@
+"""The first end-to-end path: registry write -> change log -> index -> search -> POST /api/v1/search."""
+import pytest
+from sqlalchemy import func, select
+
+from access_control import audit
+from indexing import rebuild, sync_until_current
+from registry import writes
+from registry.models import AuditEvent
+
+from .helpers import ALIAS, CHECKPOINT, add_child, change_child, years_ago
+
+DOB = years_ago(6, day=14)
+
+
+@pytest.fixture
+def indexed(es, sessions):
+    """Add children through the registry and bring the index up to date."""
+    def make(*children):
+        ids = [add_child(sessions, **child) for child in children]
+        rebuild(es, sessions, ALIAS, CHECKPOINT)
+        return ids
+    return make
+
+
+def _search(client, **criteria):
+    response = client.post("/api/v1/search", json=criteria)
+    return response.status_code, response.get_json()
+
+
+def test_a_child_written_to_the_registry_is_found_by_name_and_date_of_birth(client, indexed):
+    target, _ = indexed(dict(given="Siobhan", family="O'Brien", dob=DOB), dict(given="Kwame", family="Mensah"))
+    status, body = _search(client, given_name="Siobhan", family_name="OBrien", date_of_birth=DOB.isoformat())
+    assert status == 200
+    assert body["too_many"] is False
+    assert [r["cp_id"] for r in body["results"]] == [target]
+    result = body["results"][0]
+    assert set(result) == {"cp_id", "given_name", "family_name", "date_of_birth", "gender", "score", "match_grade",
+                           "matched_on", "shielded"}
+    assert (result["given_name"], result["family_name"], result["date_of_birth"]) == ("Siobhan", "O'Brien",
+                                                                                      DOB.isoformat())
+    assert result["match_grade"] == "certain"
+    assert result["matched_on"] == ["family name", "given name", "date of birth"]
+    assert result["shielded"] is False
+
+
+def test_a_misspelt_family_name_still_finds_the_child(client, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    status, body = _search(client, given_name="Amara", family_name="Okafur", date_of_birth=DOB.isoformat())
+    assert status == 200
+    assert [r["cp_id"] for r in body["results"]] == [target]
+    assert body["results"][0]["matched_on"] == ["family name spelt similarly", "given name", "date of birth"]
+    assert body["results"][0]["match_grade"] == "probable"
+
+
+def test_a_known_alias_finds_the_child(client, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB, aliases=[("Amy", "Bello")]))
+    _, body = _search(client, given_name="Amy", family_name="Bello", date_of_birth=DOB.isoformat())
+    assert [r["cp_id"] for r in body["results"]] == [target]
+    assert (body["results"][0]["given_name"], body["results"][0]["family_name"]) == ("Amara", "Okafor")
+
+
+def test_a_change_reaches_search_after_sync(client, es, sessions, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    change_child(sessions, target, lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
+    sync_until_current(es, sessions, ALIAS, CHECKPOINT)
+    es.indices.refresh(index=ALIAS)
+    _, body = _search(client, given_name="Amara", family_name="Adeyemi", date_of_birth=DOB.isoformat())
+    assert [r["cp_id"] for r in body["results"]] == [target]
+
+
+def test_shielding_and_archival_are_rechecked_against_the_database(client, sessions, indexed):
+    shielded, archived = indexed(dict(given="Amara", family="Okafor", dob=DOB),
+                                 dict(given="Amara", family="Okafor", dob=years_ago(5)))
+    # The index has not caught up with either change: the database still decides.
+    change_child(sessions, shielded, lambda s, c: writes.set_shielded(s, c, True))
+    change_child(sessions, archived, lambda s, c: setattr(c, "status", "archived") or writes.log_change(s, c, "archived"))
+    _, body = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    assert [(r["cp_id"], r["shielded"]) for r in body["results"]] == [(shielded, True)]
+
+
+def test_a_postcode_never_counts_for_or_against_a_shielded_child(client, indexed):
+    open_child, shielded = indexed(dict(given="Amara", family="Okafor", dob=DOB, postcode="LS6 2AB"),
+                                   dict(given="Amara", family="Okafor", dob=DOB, postcode="M1 1AE", shielded=True))
+    _, without = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    for postcode in ("M1 1AE", "LS6 2AB"):
+        _, with_postcode = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
+                                   postcode=postcode)
+        scores = {r["cp_id"]: r for r in with_postcode["results"]}
+        before = {r["cp_id"]: r for r in without["results"]}
+        assert scores[shielded]["score"] == before[shielded]["score"]
+        assert "postcode" not in scores[shielded]["matched_on"]
+    _, matching = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
+                          postcode="LS6 2AB")
+    assert "postcode" in {r["cp_id"]: r for r in matching["results"]}[open_child]["matched_on"]
+
+
+def test_a_broad_search_answers_too_many_instead_of_a_list(client, indexed, app):
+    cap = app.config["SETTINGS"].max_results
+    indexed(*[dict(given="Amara", family="Smith", dob=DOB) for _ in range(cap + 1)])
+    status, body = _search(client, given_name="Amara", family_name="Smith", date_of_birth=DOB.isoformat())
+    assert status == 200
+    assert body == {"results": [], "too_many": True}
+
+
+def test_every_search_is_audited_in_an_intact_chain(client, sessions, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    _search(client, given_name="Nobody", family_name="Known", date_of_birth=DOB.isoformat())
+    with sessions() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert [(e.actor, e.action) for e in events] == [("dev-practitioner", "search")] * 2
+        assert '"returned": ["%s"]' % target in events[0].details
+        assert '"returned": []' in events[1].details
+        assert audit.verify(session) == []
+
+
+def test_bad_input_gets_a_400_naming_the_field_and_is_not_audited(client, sessions, indexed):
+    indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    cases = [
+        ({"given_name": "   ", "family_name": "Okafor"}, "given_name"),
+        ({"given_name": "A" * 201, "family_name": "Okafor"}, "given_name"),
+        ({"given_name": "Amara", "family_name": "Oka\x07for"}, "family_name"),
+        ({"given_name": "Amara", "family_name": "Okafor 😀"}, "family_name"),
+        ({"given_name": "<b>Amara</b>", "family_name": "Okafor"}, "given_name"),
+        ({"given_name": "Amara", "family_name": "Okafor*"}, "family_name"),
+        ({"given_name": "Amara", "family_name": "Okafor~ AND \"x\""}, "family_name"),
+        ({"given_name": "Amara", "family_name": {"query": {"match_all": {}}}}, "family_name"),
+        ({"family_name": "Okafor", "date_of_birth": "2023-02-30"}, "date_of_birth"),
+        ({"family_name": "Okafor", "date_of_birth": "2999-01-01"}, "date_of_birth"),
+        ({"family_name": "Okafor", "date_of_birth": years_ago(19).isoformat()}, "date_of_birth"),
+        ({"family_name": "Okafor", "given_name": "Amara", "postcode": "nowhere"}, "postcode"),
+        ({"cp_id": "1234567890"}, "cp_id"),
+        ({"family_name": "Okafor", "given_name": "Amara", "notes": "x"}, "notes"),
+        ({"family_name": "Okafor"}, "_schema"),
+    ]
+    for criteria, field in cases:
+        status, body = _search(client, **criteria)
+        assert status == 400, criteria
+        assert field in body["errors"], (criteria, body)
+    response = client.post("/api/v1/search", data="not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith("the request body must be JSON")
+    response = client.post("/api/v1/search", json=["Okafor"])
+    assert response.status_code == 400
+    response = client.post("/api/v1/search", data=b"{" + b" " * 70000 + b"}", content_type="application/json")
+    assert response.status_code == 413
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_without_sign_in_the_api_refuses(settings, es):
+    from webapp import create_app
+
+    app = create_app({"SETTINGS": settings.replace(dev_login=False), "TESTING": True})
+    response = app.test_client().post("/api/v1/search", json={"family_name": "Okafor", "given_name": "Amara"})
+    assert response.status_code == 401
+    assert response.get_json()["message"].startswith("sign-in required")
+
+
+def test_the_search_page_finds_a_child(client, indexed, app):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    app.config["WTF_CSRF_ENABLED"] = False
+    page = client.post("/search", data={"given_name": "Amara", "family_name": "Okafor",
+                                        "date_of_birth": DOB.isoformat(), "postcode": ""})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert target in html and "Okafor" in html and "certain" in html
+    bad = client.post("/search", data={"given_name": "Amara", "family_name": "", "date_of_birth": "2023-02-30"})
+    assert bad.status_code == 400
+    assert "There is a problem" in bad.get_data(as_text=True)
+
+
+def test_the_search_page_refuses_a_post_without_a_csrf_token(client, indexed):
+    indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    response = client.post("/search", data={"given_name": "Amara", "family_name": "Okafor"})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_search_before_the_index_exists_is_a_503_not_a_crash(client):
+    status, body = _search(client, given_name="Amara", family_name="Okafor")
+    assert status == 503
+    assert body["message"] == "search is unavailable at the moment: try again shortly"
