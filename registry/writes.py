@@ -31,7 +31,8 @@ class RegistryError(ValueError):
 
 
 def log_change(session: Session, child: Child, change: str) -> None:
-    session.flush()  # the child needs its id before the outbox row can point at it
+    if child.id is None:
+        session.flush()  # a new child needs its id before the outbox row can point at it
     session.add(ChangeLog(child_id=child.id, change=change))
 
 

@@ -244,6 +244,8 @@ class LocalEngine:
             "ES_PATH_CONF": str(config),
             "ES_TMPDIR": str(self.node_dir / "node" / "tmp"),
             "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
+            # The launcher's own JVM would otherwise leave temporary folders in /tmp.
+            "CLI_JAVA_OPTS": f"-Djava.io.tmpdir={self.node_dir / 'node' / 'tmp'}",
             "LANG": "C.UTF-8",
         }
         kwargs = {"user": account[0], "group": account[1], "extra_groups": []} if account else {}

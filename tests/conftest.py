@@ -6,6 +6,7 @@ State is wiped between tests: each test gets fresh databases and an empty cluste
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -32,6 +33,7 @@ def es_url():
     info = node.start()
     yield info.url
     node.stop()
+    shutil.rmtree(node.node_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """`contactpoint dev`: the whole stack on one machine, stopped cleanly by Ctrl-C."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,8 +52,15 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
         click.echo(f"ContactPoint is running at http://127.0.0.1:{port}/")
         click.echo("Signed in automatically as 'dev-practitioner': a DEVELOPMENT-ONLY user that exists only")
         click.echo("under `contactpoint dev` (CONTACTPOINT_DEV_LOGIN=1). Never set that in production.")
-        click.echo("Try: curl -s -XPOST -H 'Content-Type: application/json' "
-                   f"http://127.0.0.1:{port}/api/v1/search -d '{{\"family_name\": \"Smith\", \"given_name\": \"Jack\"}}'")
+        with sessions() as session:
+            example = session.scalars(select(Child).where(Child.status == "active", Child.shielded.is_(False))
+                                      .order_by(Child.id).limit(1)).first()
+        if example is not None:
+            criteria = json.dumps({"given_name": example.given_name, "family_name": example.family_name,
+                                   "date_of_birth": example.date_of_birth.isoformat()},
+                                  ensure_ascii=False).replace("'", "'\\''")  # quoted for the shell
+            click.echo(f"Try: curl -s -XPOST -H 'Content-Type: application/json' "
+                       f"http://127.0.0.1:{port}/api/v1/search -d '{criteria}'")
         click.echo("Press Ctrl-C to stop everything.")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

@@ -1,6 +1,7 @@
 """The local node provisioning, on a real node of its own (the session node serves the other tests)."""
 import os
 import pwd
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def test_start_is_idempotent_runs_unprivileged_on_loopback_and_stop_leaves_no_pr
     assert _group_members(info.pid) == []
     assert node.info() is None
     assert node.stop() is False
+    shutil.rmtree(node.node_dir)
 
 
 def _group_members(pgid):

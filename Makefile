@@ -1,0 +1,17 @@
+# Each target bootstraps what it needs (Debian packages as root, .venv, JDK) first.
+.PHONY: bootstrap dev test bench clean
+
+bootstrap:
+	@./scripts/bootstrap
+
+dev: bootstrap
+	.venv/bin/contactpoint dev
+
+test: bootstrap
+	.venv/bin/python -m pytest
+
+bench: bootstrap
+	.venv/bin/python bench/feed_load.py
+
+clean:
+	rm -rf .venv .pytest_cache test-artifacts build *.egg-info

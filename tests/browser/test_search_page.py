@@ -1,0 +1,42 @@
+"""The plain search page in real Chromium: search with a misspelling and find the child."""
+import pytest
+
+from indexing import rebuild
+
+from ..integration.helpers import ALIAS, CHECKPOINT, add_child, years_ago
+from .conftest import screenshot
+
+DOB = years_ago(9, day=12)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_search_with_a_misspelling_finds_the_child(page, live_server, es, sessions):
+    target = add_child(sessions, given="Siobhan", family="McAllister", dob=DOB)
+    add_child(sessions, given="Kwame", family="Mensah")
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+
+    page.goto(live_server + "/")
+    assert page.title() == "Find a child – ContactPoint"
+    page.fill("#given_name", "Siobhan")
+    page.fill("#family_name", "McAlister")
+    page.fill("#date_of_birth", DOB.isoformat())
+    page.click("button[type=submit]")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == 1
+    assert target in rows.first.inner_text()
+    assert "family name spelt similarly" in rows.first.inner_text()
+    screenshot(page, "search-results")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_form_error_is_shown_and_what_was_typed_is_kept(page, live_server, es, sessions):
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    page.goto(live_server + "/")
+    page.fill("#given_name", "Siobhan")
+    page.fill("#family_name", "McAlister")
+    page.fill("#date_of_birth", "2023-02-30")
+    page.click("button[type=submit]")
+    assert "There is a problem" in page.locator("#error-summary").inner_text()
+    assert page.locator("#date_of_birth-error").inner_text() == "Not a valid date."
+    assert page.input_value("#family_name") == "McAlister"
+    screenshot(page, "search-error")
