@@ -30,3 +30,13 @@ def tokens(name: str | None) -> list[str]:
 def compact(name: str | None) -> str:
     """The whole name with no spaces: 'van der Berg' -> 'vanderberg'."""
     return "".join(tokens(name))
+
+
+_FOLDED_WORD = re.compile(r"[a-z]+")
+
+
+def compact_token(token: str | None) -> str:
+    """compact(token), skipping the Unicode work when the token is already a folded word (hot path)."""
+    if token and _FOLDED_WORD.fullmatch(token):
+        return token
+    return compact(token)

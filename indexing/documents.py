@@ -6,7 +6,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analyzers import compact, fold, normalise_postcode, outward_code, tokens
+from analyzers import family_name_keys, given_name_keys, normalise_postcode, outward_code
 from registry.models import Child
 
 
@@ -22,24 +22,41 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
+def name_fields(names: list[tuple[str, str | None, str]]) -> dict:
+    """Searchable keys of every (given, middle, family) name a child is known by."""
+    given = [given_name_keys(g) for g, _, _ in names]
+    middle = [given_name_keys(part) for _, m, _ in names if m for part in m.split()]
+    family = [family_name_keys(f) for _, _, f in names]
+    return {
+        "given_exact": _unique(k for keys in given for k in keys.exact),
+        "given_variant": _unique(k for keys in given for k in keys.variant),
+        "given_phonetic": _unique(k for keys in given for k in keys.phonetic),
+        "given_initial": _unique(k for keys in given for k in keys.initials),
+        "middle_exact": _unique(k for keys in middle for k in keys.exact),
+        "family_exact": _unique(k for keys in family for k in keys.exact),
+        "family_variant": _unique(k for keys in family for k in keys.variant),
+        "family_phonetic": _unique(k for keys in family for k in keys.phonetic),
+    }
+
+
 def build_document(child: Child) -> dict:
     """The searchable view of a child: identity, every name it is known by, and coarse location."""
-    names = [(n.given_name, n.middle_names, n.family_name) for n in child.names] or \
-        [(child.given_name, child.middle_names, child.family_name)]
-    given = _unique(fold(g) for g, _, _ in names)
-    middle = _unique(fold(m) for _, m, _ in names if m)
-    family = _unique(fold(f) for _, _, f in names)
+    names = [(n.given_name, n.middle_names, n.family_name, n.kind) for n in child.names] or \
+        [(child.given_name, child.middle_names, child.family_name, "primary")]
+    unique_names = list(dict.fromkeys(names))
     postcode = normalise_postcode(child.postcode)
+    dob = child.date_of_birth
     return {
         "cp_id": child.cp_id,
         "given_name": child.given_name,
         "middle_names": child.middle_names,
         "family_name": child.family_name,
-        "given_names": given + middle,
-        "family_names": family,
-        "given_keys": _unique(t for g in given for t in [*tokens(g), compact(g)]),
-        "family_keys": _unique(t for f in family for t in [*tokens(f), compact(f)]),
-        "date_of_birth": child.date_of_birth.isoformat(),
+        # Kept (not indexed) so the reasons for a match can say which name matched.
+        "names": [{"given": g, "middle": m, "family": f, "kind": k} for g, m, f, k in unique_names],
+        **name_fields([(g, m, f) for g, m, f, _ in unique_names]),
+        "date_of_birth": dob.isoformat(),
+        "dob_year_month": dob.strftime("%Y-%m"),
+        "dob_year": str(dob.year),
         "gender": child.gender,
         "postcode": postcode,
         "outward_code": outward_code(postcode),

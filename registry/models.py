@@ -203,3 +203,17 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RelevanceProfileRow(Base):
+    """A version of a relevance profile; editing creates a new version, one version is active."""
+    __tablename__ = "relevance_profiles"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_relevance_profiles_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

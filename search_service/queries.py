@@ -1,4 +1,9 @@
-"""Pure query building: criteria in, one Elasticsearch query out (unit-tested as dicts).
+"""Pure query building: criteria + relevance profile in, one Elasticsearch query out.
+
+Each kind of evidence (family name, given name, date of birth, gender, location) is one
+``dis_max`` group whose alternatives are ``constant_score`` clauses weighted by the profile,
+so a group contributes the weight of its strongest agreement and the total score reads as
+evidence. Every clause is named, so results can say why they matched.
 
 Location clauses only ever count for children whose location the caller may see
 (``location_scope``), so a shielded child can neither gain nor lose rank by its postcode.
@@ -8,18 +13,44 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from analyzers import compact, fold, normalise_postcode, tokens
+from analyzers import family_name_keys, given_name_keys, near_dates, normalise_postcode, outward_code, tokens
+from analyzers import transposed
 
-# Clause name -> (boost, reason a practitioner can read).
-CLAUSES = {
-    "family_name_exact": (4.0, "family name"),
-    "family_name_fuzzy": (2.0, "family name spelt similarly"),
-    "given_name_exact": (3.0, "given name"),
-    "given_name_fuzzy": (1.5, "given name spelt similarly"),
-    "date_of_birth": (5.0, "date of birth"),
-    "gender": (0.5, "gender"),
-    "postcode": (1.0, "postcode"),
+from .profiles import RelevanceProfile
+
+# Strongest first within each group: the first matched clause names the reason.
+GROUPS = {
+    "family": ("family_exact", "family_variant", "family_phonetic", "family_fuzzy", "family_swapped"),
+    "given": ("given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_swapped",
+              "given_initial"),
+    "dob": ("dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year"),
+    "gender": ("gender",),
+    "location": ("postcode", "outward_code"),
 }
+REASONS = {
+    "cp_id": "ContactPoint ID",
+    "family_exact": "family name",
+    "family_variant": "family name is a known variant spelling",
+    "family_phonetic": "family name sounds like",
+    "family_fuzzy": "family name spelt similarly",
+    "family_swapped": "given and family names swapped",
+    "given_exact": "given name",
+    "given_variant": "given name is a nickname or variant",
+    "given_phonetic": "given name sounds like",
+    "given_fuzzy": "given name spelt similarly",
+    "given_middle": "given name matches a middle name",
+    "given_swapped": "given and family names swapped",
+    "given_initial": "same initial",
+    "dob_exact": "date of birth",
+    "dob_transposed": "date of birth with day and month swapped",
+    "dob_near": "date of birth differs by one digit",
+    "dob_year_month": "same month and year of birth",
+    "dob_year": "same year of birth",
+    "gender": "gender",
+    "postcode": "postcode",
+    "outward_code": "postcode district",
+}
+FUZZY_MIN_LENGTH = 3
 
 
 @dataclass(frozen=True)
@@ -27,83 +58,170 @@ class Criteria:
     family_name: str | None = None
     given_name: str | None = None
     date_of_birth: dt.date | None = None
+    birth_year: int | None = None      # a partial date of birth: the year ...
+    birth_month: int | None = None     # ... and perhaps the month
     gender: str | None = None
     postcode: str | None = None
     cp_id: str | None = None
 
 
-def _named(clause_name: str, query: dict) -> dict:
-    (kind, body), = query.items()
-    boost = CLAUSES[clause_name][0]
-    if kind == "terms":  # the one query whose options sit beside the field, not inside it
-        return {kind: {**body, "_name": clause_name, "boost": boost}}
-    (field, params), = body.items()
-    return {kind: {field: {**params, "_name": clause_name, "boost": boost}}}
+def _clause(name: str, query: dict, profile: RelevanceProfile) -> dict:
+    return {"constant_score": {"filter": query, "boost": profile.weights[name], "_name": name}}
 
 
-def _name_clauses(prefix: str, field: str, name: str) -> list[dict]:
-    keys = list(dict.fromkeys([*tokens(name), compact(name)]))
-    return [
-        _named(f"{prefix}_exact", {"terms": {f"{field}_keys": keys}}),
-        _named(f"{prefix}_fuzzy", {"match": {f"{field}_names": {"query": fold(name), "fuzziness": "AUTO",
-                                                                  "prefix_length": 1}}}),
-    ]
+def _group(clauses: list[dict]) -> dict | None:
+    clauses = [c for c in clauses if c is not None]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}
 
 
-def build_query(criteria: Criteria, filters: list[dict], location_scope: dict | None, size: int) -> dict:
-    """The search body. ``filters`` come from the visibility policy and are always applied."""
-    must: list[dict] = []
-    should: list[dict] = []
-    if criteria.cp_id:
-        must.append({"term": {"cp_id": {"value": criteria.cp_id, "_name": "cp_id"}}})
+def _terms(field: str, values) -> dict | None:
+    values = list(dict.fromkeys(values))
+    return {"terms": {field: values}} if values else None
+
+
+def _fuzzy(field: str, name: str) -> dict | None:
+    parts = [t for t in tokens(name) if len(t) >= FUZZY_MIN_LENGTH]
+    if not parts:
+        return None
+    fuzzy = [{"fuzzy": {field: {"value": t, "fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50,
+                                "transpositions": True}}} for t in parts]
+    return fuzzy[0] if len(fuzzy) == 1 else {"bool": {"should": fuzzy, "minimum_should_match": 1}}
+
+
+def _named_group(candidates: list[tuple[str, dict | None]], profile: RelevanceProfile) -> dict | None:
+    return _group([_clause(name, query, profile) for name, query in candidates if query is not None])
+
+
+def family_group(name: str, profile: RelevanceProfile) -> dict | None:
+    keys = family_name_keys(name)
+    return _named_group([
+        ("family_exact", _terms("family_exact", keys.exact)),
+        ("family_variant", _terms("family_variant", keys.variant)),
+        ("family_phonetic", _terms("family_phonetic", keys.phonetic)),
+        ("family_fuzzy", _fuzzy("family_exact", name)),
+        ("family_swapped", _terms("given_exact", keys.exact)),
+    ], profile)
+
+
+def given_group(name: str, profile: RelevanceProfile) -> dict | None:
+    keys = given_name_keys(name)
+    return _named_group([
+        ("given_exact", _terms("given_exact", keys.exact)),
+        ("given_variant", _terms("given_variant", keys.variant)),
+        ("given_phonetic", _terms("given_phonetic", keys.phonetic)),
+        ("given_fuzzy", _fuzzy("given_exact", name)),
+        ("given_middle", _terms("middle_exact", keys.exact)),
+        ("given_swapped", _terms("family_exact", keys.exact)),
+        ("given_initial", _terms("given_initial", keys.initials)),
+    ], profile)
+
+
+def dob_group(criteria: Criteria, profile: RelevanceProfile) -> dict | None:
+    dob = criteria.date_of_birth
+    if dob is not None:
+        swapped = transposed(dob)
+        return _named_group([
+            ("dob_exact", {"term": {"date_of_birth": dob.isoformat()}}),
+            ("dob_transposed", {"term": {"date_of_birth": swapped.isoformat()}} if swapped else None),
+            ("dob_near", _terms("date_of_birth", [d.isoformat() for d in near_dates(dob) if d != swapped])),
+            ("dob_year_month", {"term": {"dob_year_month": dob.strftime("%Y-%m")}}),
+            ("dob_year", {"term": {"dob_year": str(dob.year)}}),
+        ], profile)
+    if criteria.birth_year is not None:
+        return _named_group([
+            ("dob_year_month", {"term": {"dob_year_month": f"{criteria.birth_year:04d}-{criteria.birth_month:02d}"}}
+             if criteria.birth_month else None),
+            ("dob_year", {"term": {"dob_year": str(criteria.birth_year)}}),
+        ], profile)
+    return None
+
+
+def location_group(postcode: str | None, location_scope: dict | None, profile: RelevanceProfile) -> dict | None:
+    postcode = normalise_postcode(postcode)
+    if not postcode:
+        return None
+    group = _named_group([("postcode", {"term": {"postcode": postcode}}),
+                          ("outward_code", {"term": {"outward_code": outward_code(postcode)}})], profile)
+    if location_scope is None:
+        return group
+    # The scope sits inside each named clause, so a child outside it matches none of them.
+    for clause in group["dis_max"]["queries"]:
+        inner = clause["constant_score"]["filter"]
+        clause["constant_score"]["filter"] = {"bool": {"filter": [inner, location_scope]}}
+    return group
+
+
+def max_score(criteria: Criteria, profile: RelevanceProfile) -> float:
+    """The score of a child agreeing exactly on every criterion given (to grade by ratio)."""
+    w = profile.weights
+    total = 0.0
     if criteria.family_name:
-        # For now the family name must agree in some form; name strategies widen this later.
-        must.append({"bool": {"should": _name_clauses("family_name", "family", criteria.family_name),
-                              "minimum_should_match": 1}})
+        total += w["family_exact"]
     if criteria.given_name:
-        should.extend(_name_clauses("given_name", "given", criteria.given_name))
+        total += w["given_exact"]
     if criteria.date_of_birth:
-        should.append(_named("date_of_birth", {"term": {"date_of_birth": {"value": criteria.date_of_birth.isoformat()}}}))
+        total += w["dob_exact"]
+    elif criteria.birth_year:
+        total += w["dob_year_month"] if criteria.birth_month else w["dob_year"]
     if criteria.gender:
-        should.append(_named("gender", {"term": {"gender": {"value": criteria.gender}}}))
-    postcode = normalise_postcode(criteria.postcode)
-    if postcode:
-        clause = {"term": {"postcode": {"value": postcode}}}
-        if location_scope is not None:
-            clause = {"bool": {"must": [clause], "filter": [location_scope]}}
-            should.append({"bool": {**clause["bool"], "_name": "postcode", "boost": CLAUSES["postcode"][0]}})
-        else:
-            should.append(_named("postcode", clause))
+        total += w["gender"]
+    if normalise_postcode(criteria.postcode):
+        total += w["postcode"]
+    return total
+
+
+def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dict], location_scope: dict | None,
+                size: int) -> dict:
+    """The search body. ``filters`` come from the visibility policy and are always applied."""
+    source = ["cp_id", "given_name", "family_name", "date_of_birth", "gender", "shielded", "names"]
+    if criteria.cp_id:
+        query = {"bool": {"must": [{"term": {"cp_id": {"value": criteria.cp_id, "_name": "cp_id"}}}],
+                          "filter": filters}}
+        return {"query": query, "size": size, "_source": source}
+    names = [g for g in (family_group(criteria.family_name, profile) if criteria.family_name else None,
+                         given_group(criteria.given_name, profile) if criteria.given_name else None) if g]
+    evidence = [g for g in (
+        dob_group(criteria, profile),
+        _named_group([("gender", {"term": {"gender": criteria.gender}})], profile) if criteria.gender else None,
+        location_group(criteria.postcode, location_scope, profile),
+    ) if g is not None]
+    # Some name must agree: a date of birth or a postcode alone never makes a candidate.
+    must = [{"bool": {"should": names, "minimum_should_match": 1}}] if names else []
     return {
-        "query": {"bool": {"must": must, "should": should, "filter": filters}},
+        "query": {"bool": {"must": must, "should": evidence, "filter": filters,
+                           "minimum_should_match": 0 if names else 1}},
+        # Candidates below the profile's minimum never leave Elasticsearch, and are not counted.
+        "min_score": round(profile.thresholds["minimum"] * max_score(criteria, profile), 4),
         "size": size,
-        "track_total_hits": size * 5,
-        "_source": ["cp_id", "given_name", "family_name", "date_of_birth", "gender", "shielded"],
+        "track_total_hits": True,
+        "_source": source,
     }
 
 
-def match_grade(matched: set[str]) -> str:
-    """certain / probable / possible, in the spirit of FHIR Patient $match."""
-    family = "family_name_exact" in matched
-    family_any = family or "family_name_fuzzy" in matched
-    given = "given_name_exact" in matched
-    dob = "date_of_birth" in matched
-    if "cp_id" in matched or (family and given and dob):
-        return "certain"
-    if (dob and family_any) or (family and given):
-        return "probable"
-    return "possible"
+def strongest(matched: set[str]) -> list[str]:
+    """The strongest matched clause of each group, in group order."""
+    found = ["cp_id"] if "cp_id" in matched else []
+    for names in GROUPS.values():
+        best = next((n for n in names if n in matched), None)
+        if best:
+            found.append(best)
+    return found
 
 
 def reasons(matched: set[str]) -> list[str]:
-    """Readable reasons, the exact form of a field hiding its fuzzy form."""
-    out = []
+    return list(dict.fromkeys(REASONS[name] for name in strongest(matched)))
+
+
+def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str]) -> str:
+    """certain / probable / possible, in the spirit of FHIR Patient $match."""
     if "cp_id" in matched:
-        out.append("ContactPoint ID")
-    for field in ("family_name", "given_name"):
-        if f"{field}_exact" in matched:
-            out.append(CLAUSES[f"{field}_exact"][1])
-        elif f"{field}_fuzzy" in matched:
-            out.append(CLAUSES[f"{field}_fuzzy"][1])
-    out.extend(CLAUSES[name][1] for name in ("date_of_birth", "gender", "postcode") if name in matched)
-    return out
+        return "certain"
+    ceiling = max_score(criteria, profile)
+    ratio = score / ceiling if ceiling else 0.0
+    if ratio >= profile.thresholds["certain"]:
+        return "certain"
+    if ratio >= profile.thresholds["probable"]:
+        return "probable"
+    return "possible"

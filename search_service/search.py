@@ -5,7 +5,14 @@ from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
+from analyzers import AGREEMENT_ORDER, name_agreement
+
+from .profiles import RelevanceProfile
 from .queries import Criteria, build_query, match_grade, reasons
+
+STRONG = ("certain", "probable")
+NAME_KIND_REASONS = {"alias": "known alias", "source": "name recorded by another service",
+                     "previous": "previous name"}
 
 
 @dataclass
@@ -25,22 +32,55 @@ class Candidate:
 class SearchOutcome:
     results: list[Candidate] = field(default_factory=list)
     too_many: bool = False
+    took_ms: int = 0  # Elasticsearch's own time for the query
 
 
-def search(es: Elasticsearch, alias: str, criteria: Criteria, filters: list[dict],
+def _agreement_rank(criteria: Criteria, given: str | None, family: str | None) -> tuple[int, int]:
+    """How well one of the child's names agrees with the criteria (lower is better)."""
+    family_rank = AGREEMENT_ORDER.index(name_agreement(criteria.family_name, family or "", "family")) \
+        if criteria.family_name else 0
+    given_rank = AGREEMENT_ORDER.index(name_agreement(criteria.given_name, given or "", "given")) \
+        if criteria.given_name else 0
+    return family_rank + given_rank, family_rank
+
+
+def name_reason(criteria: Criteria, names: list[dict]) -> str | None:
+    """Say so when another name the child is known by agrees better than its current name."""
+    if not (criteria.family_name or criteria.given_name) or not names:
+        return None
+    primary = [n for n in names if n.get("kind") == "primary"] or names[:1]
+    best_primary = min(_agreement_rank(criteria, n.get("given"), n.get("family")) for n in primary)
+    others = [(_agreement_rank(criteria, n.get("given"), n.get("family")), n.get("kind")) for n in names
+              if n.get("kind") in NAME_KIND_REASONS]
+    if not others:
+        return None
+    best_other, kind = min(others, key=lambda item: item[0])
+    return NAME_KIND_REASONS[kind] if best_other < best_primary else None
+
+
+def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile) -> Candidate:
+    matched = set(hit.get("matched_queries", []))
+    source = hit["_source"]
+    explained = reasons(matched)
+    via_name = name_reason(criteria, source.get("names") or [])
+    if via_name:
+        explained.append(via_name)
+    return Candidate(
+        cp_id=source["cp_id"], given_name=source["given_name"], family_name=source["family_name"],
+        date_of_birth=source["date_of_birth"], gender=source["gender"], score=round(hit["_score"], 3),
+        match_grade=match_grade(hit["_score"], criteria, profile, matched), matched_on=explained,
+        shielded=source["shielded"])
+
+
+def search(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevanceProfile, filters: list[dict],
            location_scope: dict | None, max_results: int) -> SearchOutcome:
-    # One more than the cap tells "exactly N" from "more than N" strong candidates.
-    body = build_query(criteria, filters, location_scope, size=max_results + 1)
+    """Ranked candidates, or ``too_many`` when the criteria cannot narrow the field to ``max_results``."""
+    # One more than the cap tells "exactly N" from "more than N" candidates.
+    body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
     response = es.search(index=alias, **body)
-    candidates = []
-    for hit in response["hits"]["hits"]:
-        matched = set(hit.get("matched_queries", []))
-        source = hit["_source"]
-        candidates.append(Candidate(
-            cp_id=source["cp_id"], given_name=source["given_name"], family_name=source["family_name"],
-            date_of_birth=source["date_of_birth"], gender=source["gender"], score=round(hit["_score"], 3),
-            match_grade=match_grade(matched), matched_on=reasons(matched), shielded=source["shielded"]))
-    strong = [c for c in candidates if c.match_grade != "possible"]
-    if len(strong) > max_results or (len(candidates) > max_results and not strong):
-        return SearchOutcome([], too_many=True)
-    return SearchOutcome(candidates[:max_results])
+    candidates = [candidate_from_hit(hit, criteria, profile) for hit in response["hits"]["hits"]]
+    strong = [c for c in candidates if c.match_grade in STRONG]
+    # Too many strong candidates, or only weak ones and more of them than we may show.
+    if len(strong) > max_results or (not strong and len(candidates) > max_results):
+        return SearchOutcome([], too_many=True, took_ms=response["took"])
+    return SearchOutcome(candidates[:max_results], took_ms=response["took"])

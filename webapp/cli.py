@@ -269,6 +269,140 @@ def audit_verify(ctx: Context):
     click.echo("audit trail intact")
 
 
+@main.group()
+def relevance():
+    """Relevance profiles and their offline evaluation."""
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _profile_ref(text: str) -> tuple[str, int | None]:
+    name, _, version = text.partition(":")
+    if version and not version.isdigit():
+        raise click.BadParameter(f"{text!r}: use NAME or NAME:VERSION")
+    return name, int(version) if version else None
+
+
+@relevance.command("judgments")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path):
+    """Write a labelled query set built by corrupting children in the database (synthetic data only)."""
+    from search_service.judgments import generate_judgments
+    from search_service.evaluation import write_judgments
+
+    from .offline import children_for_judgments
+
+    with ctx.sessions() as session:
+        judgments = generate_judgments(children_for_judgments(session), count, seed)
+    write_judgments(out_path, judgments)
+    click.echo(f"wrote {len(judgments)} judgments to {out_path}")
+
+
+@relevance.command("evaluate")
+@click.option("--judgments", "judgments_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", "profile_ref", default=None, help="NAME or NAME:VERSION (default: the active one).")
+@click.option("--against", "against_ref", default=None, help="A second profile to compare with.")
+@pass_ctx
+def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | None, against_ref: str | None):
+    """Recall@1/5/10, MRR and nDCG of a profile on a judgment set; with --against, what got worse."""
+    from access_control import audit
+    from registry.profiles import active_profile, get_profile
+    from search_service.evaluation import (evaluate, format_comparison, format_report, read_judgments,
+                                           regressions)
+    from search_service.profiles import ProfileError
+
+    from .offline import judgment_runner
+
+    try:
+        judgments = read_judgments(judgments_path)
+        with ctx.sessions() as session:
+            profiles = [get_profile(session, *_profile_ref(profile_ref)) if profile_ref else active_profile(session)]
+            if against_ref:
+                profiles.append(get_profile(session, *_profile_ref(against_ref)))
+    except (ValueError, ProfileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    es = ctx.es()
+    reports = []
+    with reported_errors():
+        for profile in profiles:
+            metrics, outcomes = evaluate(judgment_runner(es, ctx.settings, profile), judgments)
+            reports.append((f"{profile.name}:{profile.version}", metrics, outcomes))
+    with ctx.sessions.begin() as session:
+        audit.append(session, _cli_actor(), None, "relevance_evaluation",
+                     {"judgments": str(judgments_path), "queries": len(judgments),
+                      "profiles": [label for label, _, _ in reports]})
+    if len(reports) == 1:
+        click.echo(format_report(reports[0][1], reports[0][0]))
+        return
+    (label_a, metrics_a, outcomes_a), (label_b, metrics_b, outcomes_b) = reports
+    click.echo(format_comparison(metrics_a, metrics_b, label_a, label_b, regressions(outcomes_a, outcomes_b)))
+
+
+@relevance.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def relevance_import(ctx: Context, file: Path):
+    """Store a profile JSON file as the next version of its name (not activated)."""
+    from access_control import audit
+    from registry.profiles import save_profile
+    from search_service.profiles import ProfileError
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        with ctx.sessions.begin() as session:
+            profile = save_profile(session, data, _cli_actor())
+            audit.append(session, _cli_actor(), None, "relevance_profile_saved",
+                         {"profile": profile.name, "version": profile.version})
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"stored profile {profile.name} version {profile.version}")
+
+
+@relevance.command("activate")
+@click.argument("ref")
+@pass_ctx
+def relevance_activate(ctx: Context, ref: str):
+    """Make NAME (newest version) or NAME:VERSION the profile every search uses."""
+    from access_control import audit
+    from registry.profiles import activate_profile
+    from search_service.profiles import ProfileError
+
+    try:
+        with ctx.sessions.begin() as session:
+            profile = activate_profile(session, *_profile_ref(ref))
+            audit.append(session, _cli_actor(), None, "relevance_profile_activated",
+                         {"profile": profile.name, "version": profile.version})
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"active profile: {profile.name} version {profile.version}")
+
+
+@relevance.command("show")
+@click.argument("ref", required=False)
+@pass_ctx
+def relevance_show(ctx: Context, ref: str | None):
+    """Print a profile (default: the active one) as JSON."""
+    from registry.profiles import active_profile, get_profile
+    from search_service.profiles import ProfileError
+
+    try:
+        with ctx.sessions() as session:
+            profile = get_profile(session, *_profile_ref(ref)) if ref else active_profile(session)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(profile.to_dict(), indent=2))
+
+
 @main.command("dev")
 @click.option("--children", type=int, default=2000, show_default=True, help="Demo children for an empty database.")
 @click.option("--port", type=int, default=8000, show_default=True)

@@ -1,12 +1,14 @@
 """Request schemas. Unknown fields are refused, so nothing else can be smuggled in."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validates, validates_schema
+import datetime as dt
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from registry import cpid
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
 
-MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth, "
+MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
                     "or a ContactPoint ID")
 
 
@@ -17,6 +19,8 @@ class SearchSchema(Schema):
     given_name = Name()
     family_name = Name()
     date_of_birth = fields.Date(validate=birth_date_of_a_child)
+    birth_year = fields.Integer(strict=False)
+    birth_month = fields.Integer(strict=False, validate=validate.Range(1, 12, error="must be a month from 1 to 12"))
     gender = GenderField()
     postcode = PostcodeField()
     cp_id = fields.String()
@@ -33,9 +37,22 @@ class SearchSchema(Schema):
         if not cpid.is_valid(value):
             raise ValidationError("is not a valid ContactPoint ID: 10 digits whose last is the check digit")
 
+    @validates("birth_year")
+    def year_of_a_child(self, value, **kwargs):
+        this_year = dt.date.today().year
+        if value > this_year:
+            raise ValidationError("must not be in the future")
+        if value < this_year - 18:
+            raise ValidationError("is too long ago: ContactPoint only holds children under 18")
+
     @validates_schema
     def enough_criteria(self, data, **kwargs):
+        if "birth_month" in data and "birth_year" not in data:
+            raise ValidationError("needs birth_year too", "birth_month")
+        if "birth_year" in data and "date_of_birth" in data:
+            raise ValidationError("give either date_of_birth or birth_year, not both", "birth_year")
         if data.get("cp_id"):
             return
-        if not data.get("family_name") or not (data.get("given_name") or data.get("date_of_birth")):
+        if not data.get("family_name") or not (data.get("given_name") or data.get("date_of_birth")
+                                               or data.get("birth_year")):
             raise ValidationError(MINIMUM_CRITERIA, "_schema")

@@ -24,7 +24,7 @@ def test_search_with_a_misspelling_finds_the_child(page, live_server, es, sessio
     rows = page.locator("#results tbody tr")
     assert rows.count() == 1
     assert target in rows.first.inner_text()
-    assert "family name spelt similarly" in rows.first.inner_text()
+    assert "family name sounds like" in rows.first.inner_text()
     screenshot(page, "search-results")
 
 

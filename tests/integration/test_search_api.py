@@ -48,7 +48,7 @@ def test_a_misspelt_family_name_still_finds_the_child(client, indexed):
     status, body = _search(client, given_name="Amara", family_name="Okafur", date_of_birth=DOB.isoformat())
     assert status == 200
     assert [r["cp_id"] for r in body["results"]] == [target]
-    assert body["results"][0]["matched_on"] == ["family name spelt similarly", "given name", "date of birth"]
+    assert body["results"][0]["matched_on"] == ["family name sounds like", "given name", "date of birth"]
     assert body["results"][0]["match_grade"] == "probable"
 
 

@@ -1,74 +1,130 @@
+"""Query building as pure dicts: clauses, weights from the profile, scope, grades and reasons."""
 import datetime as dt
 
-from search_service.queries import Criteria, build_query, match_grade, reasons
+from search_service.profiles import default_profile
+from search_service.queries import Criteria, build_query, match_grade, max_score, reasons, strongest
 
+PROFILE = default_profile()
 FILTERS = [{"term": {"status": "active"}}]
 SCOPE = {"term": {"shielded": False}}
+DOB = dt.date(2015, 3, 4)
 
 
-def _clauses(body, kind):
-    return body["query"]["bool"][kind]
-
-
-def _names(clauses):
-    found = []
-    for clause in clauses:
-        text = repr(clause)
-        found.extend(name for name in ("family_name_exact", "family_name_fuzzy", "given_name_exact",
-                                       "given_name_fuzzy", "date_of_birth", "gender", "postcode", "cp_id")
-                     if f"'_name': '{name}'" in text)
+def _named(node, found=None):
+    """Every named clause in the query, with its boost."""
+    found = {} if found is None else found
+    if isinstance(node, dict):
+        if "constant_score" in node:
+            found[node["constant_score"]["_name"]] = node["constant_score"]
+        for value in node.values():
+            _named(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _named(value, found)
     return found
 
 
-def test_visibility_filters_are_always_applied():
-    body = build_query(Criteria(family_name="Smith", given_name="Jo"), FILTERS, SCOPE, size=11)
+def test_visibility_filters_are_always_applied_and_something_must_match():
+    body = build_query(Criteria(family_name="Smith", given_name="Jo"), PROFILE, FILTERS, SCOPE, size=11)
     assert body["query"]["bool"]["filter"] == FILTERS
+    assert body["query"]["bool"]["minimum_should_match"] == 0  # the name gate in "must" decides
     assert body["size"] == 11
 
 
-def test_family_name_is_required_in_some_form_and_others_score():
-    body = build_query(Criteria(family_name="O'Brien", given_name="Zoë", date_of_birth=dt.date(2015, 3, 4),
-                                gender="female"), FILTERS, SCOPE, size=11)
-    assert _names(_clauses(body, "must")) == ["family_name_exact", "family_name_fuzzy"]
-    assert _names(_clauses(body, "should")) == ["given_name_exact", "given_name_fuzzy", "date_of_birth", "gender"]
+def test_every_strategy_is_present_and_weighted_by_the_profile():
+    body = build_query(Criteria(family_name="O'Brien", given_name="Siobhan", date_of_birth=DOB, gender="female",
+                                postcode="LS6 2AB"), PROFILE, FILTERS, SCOPE, size=11)
+    named = _named(body)
+    assert set(named) == {"family_exact", "family_variant", "family_phonetic", "family_fuzzy", "family_swapped",
+                          "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle",
+                          "given_swapped", "given_initial", "dob_exact", "dob_transposed", "dob_near",
+                          "dob_year_month", "dob_year", "gender", "postcode", "outward_code"}
+    for name, clause in named.items():
+        assert clause["boost"] == PROFILE.weights[name]
 
 
-def test_names_are_folded_the_same_way_as_at_index_time():
-    body = build_query(Criteria(family_name="Smith-Jones", given_name="Zoë"), FILTERS, SCOPE, size=11)
-    family_exact = body["query"]["bool"]["must"][0]["bool"]["should"][0]
-    assert family_exact["terms"]["family_keys"] == ["smith", "jones", "smithjones"]
-    given_fuzzy = body["query"]["bool"]["should"][1]
-    assert given_fuzzy["match"]["given_names"]["query"] == "zoe"
+def test_names_use_the_same_keys_as_the_index():
+    from analyzers import family_name_keys
+
+    body = build_query(Criteria(family_name="Smith-Jones", given_name="Zoë"), PROFILE, FILTERS, SCOPE, size=11)
+    named = _named(body)
+    assert named["family_exact"]["filter"] == {"terms": {"family_exact": list(family_name_keys("Smith-Jones").exact)}}
+    assert named["given_exact"]["filter"]["terms"]["given_exact"][0] == "zoe"
+    # swapped names: the family criterion is looked for among given names, and vice versa
+    assert "given_exact" in named["family_swapped"]["filter"]["terms"]
+    assert "family_exact" in named["given_swapped"]["filter"]["terms"]
 
 
-def test_postcode_only_counts_inside_the_location_scope():
-    body = build_query(Criteria(family_name="Smith", given_name="Jo", postcode="ls62ab"), FILTERS, SCOPE, size=11)
-    postcode = _clauses(body, "should")[-1]
-    assert postcode["bool"]["filter"] == [SCOPE]
-    assert postcode["bool"]["must"] == [{"term": {"postcode": {"value": "LS6 2AB"}}}]
-    assert postcode["bool"]["_name"] == "postcode"
+def test_date_of_birth_alternatives():
+    named = _named(build_query(Criteria(family_name="Smith", date_of_birth=DOB), PROFILE, FILTERS, SCOPE, size=11))
+    assert named["dob_exact"]["filter"] == {"term": {"date_of_birth": "2015-03-04"}}
+    assert named["dob_transposed"]["filter"] == {"term": {"date_of_birth": "2015-04-03"}}
+    near = named["dob_near"]["filter"]["terms"]["date_of_birth"]
+    assert "2015-03-05" in near and "2015-03-04" not in near and "2015-04-03" not in near
+    assert named["dob_year_month"]["filter"] == {"term": {"dob_year_month": "2015-03"}}
+    assert named["dob_year"]["filter"] == {"term": {"dob_year": "2015"}}
 
 
-def test_postcode_counts_everywhere_without_a_scope():
-    body = build_query(Criteria(family_name="Smith", given_name="Jo", postcode="LS6 2AB"), FILTERS, None, size=11)
-    assert _clauses(body, "should")[-1]["term"]["postcode"]["value"] == "LS6 2AB"
+def test_a_partial_date_of_birth():
+    named = _named(build_query(Criteria(family_name="Smith", birth_year=2015), PROFILE, FILTERS, SCOPE, size=11))
+    assert set(n for n in named if n.startswith("dob")) == {"dob_year"}
+    named = _named(build_query(Criteria(family_name="Smith", birth_year=2015, birth_month=3), PROFILE, FILTERS,
+                               SCOPE, size=11))
+    assert named["dob_year_month"]["filter"] == {"term": {"dob_year_month": "2015-03"}}
+
+
+def test_location_only_counts_inside_the_scope():
+    named = _named(build_query(Criteria(family_name="Smith", given_name="Jo", postcode="ls62ab"), PROFILE, FILTERS,
+                               SCOPE, size=11))
+    assert named["postcode"]["filter"] == {"bool": {"filter": [{"term": {"postcode": "LS6 2AB"}}, SCOPE]}}
+    assert named["outward_code"]["filter"] == {"bool": {"filter": [{"term": {"outward_code": "LS6"}}, SCOPE]}}
+    unscoped = _named(build_query(Criteria(family_name="Smith", given_name="Jo", postcode="ls62ab"), PROFILE,
+                                  FILTERS, None, size=11))
+    assert unscoped["postcode"]["filter"] == {"term": {"postcode": "LS6 2AB"}}
+
+
+def test_weak_candidates_are_cut_in_elasticsearch():
+    criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)
+    body = build_query(criteria, PROFILE, FILTERS, SCOPE, size=11)
+    assert max_score(criteria, PROFILE) == 10 + 8 + 10
+    assert body["min_score"] == round(PROFILE.thresholds["minimum"] * 28, 4)
+
+
+def test_an_id_search_is_an_exact_term_within_the_filters():
+    body = build_query(Criteria(cp_id="9434765919"), PROFILE, FILTERS, SCOPE, size=11)
+    assert body["query"]["bool"]["must"] == [{"term": {"cp_id": {"value": "9434765919", "_name": "cp_id"}}}]
+    assert body["query"]["bool"]["filter"] == FILTERS
 
 
 def test_only_identity_fields_are_fetched():
-    body = build_query(Criteria(cp_id="9434765919"), FILTERS, SCOPE, size=11)
-    assert set(body["_source"]) == {"cp_id", "given_name", "family_name", "date_of_birth", "gender", "shielded"}
-    assert _names(_clauses(body, "must")) == ["cp_id"]
+    body = build_query(Criteria(family_name="Smith", given_name="Jo"), PROFILE, FILTERS, SCOPE, size=11)
+    assert set(body["_source"]) == {"cp_id", "given_name", "family_name", "date_of_birth", "gender", "shielded",
+                                    "names"}
 
 
-def test_match_grades():
-    assert match_grade({"family_name_exact", "given_name_exact", "date_of_birth"}) == "certain"
-    assert match_grade({"cp_id"}) == "certain"
-    assert match_grade({"family_name_fuzzy", "date_of_birth"}) == "probable"
-    assert match_grade({"family_name_exact", "given_name_exact"}) == "probable"
-    assert match_grade({"family_name_exact"}) == "possible"
-    assert match_grade({"family_name_fuzzy", "given_name_fuzzy"}) == "possible"
+def test_grades_follow_the_share_of_the_best_possible_score():
+    criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)  # best possible 28
+    assert match_grade(28, criteria, PROFILE, set()) == "certain"
+    assert match_grade(25.3, criteria, PROFILE, set()) == "certain"
+    assert match_grade(20, criteria, PROFILE, set()) == "probable"
+    assert match_grade(15, criteria, PROFILE, set()) == "possible"
+    assert match_grade(0, Criteria(cp_id="9434765919"), PROFILE, {"cp_id"}) == "certain"
 
 
-def test_reasons_prefer_the_exact_form_and_read_plainly():
-    assert reasons({"family_name_exact", "family_name_fuzzy", "given_name_fuzzy", "date_of_birth"}) == [
-        "family name", "given name spelt similarly", "date of birth"]
+def test_reasons_name_the_strongest_agreement_of_each_kind():
+    matched = {"family_phonetic", "family_fuzzy", "given_variant", "given_initial", "dob_transposed", "dob_year"}
+    assert strongest(matched) == ["family_phonetic", "given_variant", "dob_transposed"]
+    assert reasons(matched) == ["family name sounds like", "given name is a nickname or variant",
+                                "date of birth with day and month swapped"]
+    assert reasons({"family_swapped", "given_swapped"}) == ["given and family names swapped"]
+
+
+def test_some_name_must_agree_when_names_are_given():
+    body = build_query(Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB), PROFILE, FILTERS, SCOPE,
+                       size=11)
+    (name_gate,) = body["query"]["bool"]["must"]
+    assert name_gate["bool"]["minimum_should_match"] == 1
+    assert {c for c in _named(name_gate)} >= {"family_exact", "given_exact"}
+    assert not any(n.startswith("dob") for n in _named(name_gate))
+    # each group is scored once: names in the gate, other evidence in "should"
+    assert not any(n.startswith(("family", "given")) for n in _named(body["query"]["bool"]["should"]))

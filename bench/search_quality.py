@@ -1,0 +1,182 @@
+"""Search quality and Elasticsearch-side latency, side by side with a typical baseline.
+
+    .venv/bin/python bench/search_quality.py [--children 100000] [--queries 2000] [--seed 1] [--es-url URL]
+
+Indexes synthetic children (registry.demo_data, with aliases and the names other services
+sent) straight into a benchmark index using the production document builder, generates a
+corrupted-query judgment set, and runs it through (a) the real search with the default
+profile and (b) the baseline a typical team would write: one ``multi_match`` with
+``fuzziness: AUTO`` over the name fields plus a date-of-birth clause. Reports recall@1/5/10,
+MRR, nDCG@10, per-corruption recall@1 and p50/p95 of Elasticsearch's own ``took``.
+Starts its own local node unless --es-url is given; deletes its index afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
+from marshmallow import ValidationError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from access_control import Viewer, VisibilityPolicy  # noqa: E402
+from indexing import build_document  # noqa: E402
+from indexing.admin import template_body  # noqa: E402
+from registry import cpid  # noqa: E402
+from registry.demo_data import generate_children  # noqa: E402
+from registry.models import Child, ChildName, Organisation  # noqa: E402
+from search_service import Criteria, search  # noqa: E402
+from search_service.evaluation import evaluate, format_comparison, metrics_by_corruption  # noqa: E402
+from search_service.judgments import generate_judgments  # noqa: E402
+from search_service.profiles import default_profile  # noqa: E402
+from webapp.config import Settings  # noqa: E402
+from webapp.schemas import SearchSchema  # noqa: E402
+
+ALIAS = "bench-children"
+MAX_RESULTS = 10
+
+
+def child_from_spec(spec: dict, cp_id: str) -> Child:
+    """A transient Child (never stored) for the production document builder."""
+    data = spec["child"]
+    child = Child(cp_id=cp_id, given_name=data["given_name"], middle_names=data["middle_names"],
+                  family_name=data["family_name"], date_of_birth=data["date_of_birth"], gender=data["gender"],
+                  postcode=data["postcode"], shielded=spec["shielded"], status="active",
+                  updated_at=dt.datetime.now(dt.timezone.utc))
+    child.local_authority = Organisation(kind="local_authority", code=data["la_code"], name=data["la_code"])
+    names = [ChildName(kind="primary", given_name=data["given_name"], middle_names=data["middle_names"],
+                       family_name=data["family_name"])]
+    names += [ChildName(kind=a["kind"], given_name=a["given_name"], middle_names=a.get("middle_names"),
+                        family_name=a["family_name"]) for a in spec["aliases"]]
+    names += [ChildName(kind="source", given_name=s["given_name"], middle_names=s.get("middle_names"),
+                        family_name=s["family_name"]) for s in spec["source_records"]]
+    child.names = names
+    return child
+
+
+def index_children(es: Elasticsearch, count: int, seed: int) -> list[tuple[str, dict]]:
+    body = template_body(ALIAS)
+    mappings = body["template"]["mappings"]
+    # The baseline's fields: what a typical team would index (all names as analysed text).
+    mappings["properties"].update({"given_text": {"type": "text"}, "family_text": {"type": "text"}})
+    index = f"{ALIAS}-v{body['version']}-bench"
+    es.indices.delete(index=index, ignore_unavailable=True)
+    es.indices.create(index=index, settings={**body["template"]["settings"], "refresh_interval": "-1"},
+                      mappings=mappings, aliases={ALIAS: {}})
+    rng = random.Random(f"bench-ids-{seed}")
+    population: list[tuple[str, dict]] = []
+
+    def actions():
+        for spec in generate_children(count, seed=seed):
+            cp_id = cpid.generate(rng)
+            population.append((cp_id, spec["child"]))
+            doc = build_document(child_from_spec(spec, cp_id))
+            doc["given_text"] = " ".join(n["given"] for n in doc["names"])
+            doc["family_text"] = " ".join(n["family"] for n in doc["names"])
+            yield {"_index": index, "_id": cp_id, "_source": doc}
+
+    start = time.perf_counter()
+    bulk(es, actions(), chunk_size=2000, request_timeout=120)
+    es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None}})
+    es.indices.refresh(index=index)
+    es.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
+    print(f"indexed {count:,} children in {time.perf_counter() - start:.0f}s", flush=True)
+    return population
+
+
+def baseline_body(criteria: dict) -> dict:
+    should = []
+    names = " ".join(criteria.get(k, "") for k in ("given_name", "family_name")).strip()
+    if names:
+        should.append({"multi_match": {"query": names, "fields": ["given_text", "family_text"],
+                                       "fuzziness": "AUTO"}})
+    if criteria.get("date_of_birth"):
+        should.append({"term": {"date_of_birth": criteria["date_of_birth"]}})
+    return {"query": {"bool": {"should": should, "filter": [{"term": {"status": "active"}}],
+                               "minimum_should_match": 1}}, "size": MAX_RESULTS, "_source": ["cp_id"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--es-url")
+    args = parser.parse_args()
+
+    node = None
+    url = args.es_url
+    if url is None:
+        from search_service.engine import LocalEngine
+
+        node = LocalEngine(Path(tempfile.mkdtemp(prefix="cp-bench-es-")), Settings.from_env({}).cache_dir,
+                           heap="2g")
+        url = node.start().url
+    es = Elasticsearch(url, request_timeout=60)
+    try:
+        population = index_children(es, args.children, args.seed)
+        judgments = generate_judgments(population, args.queries, args.seed)
+        profile = default_profile()
+        policy = VisibilityPolicy(Viewer("bench", "Benchmark", "practitioner", "BENCH"))
+        schema = SearchSchema()
+        took: dict[str, list[int]] = {"contactpoint": [], "baseline": []}
+
+        def ours(criteria: dict):
+            try:
+                data = schema.load(criteria)
+            except ValidationError:
+                return [], False  # the API would refuse it: nothing found
+            outcome = search(es, ALIAS, Criteria(**data), profile, policy.query_filters(),
+                             policy.location_scope(), MAX_RESULTS)
+            took["contactpoint"].append(outcome.took_ms)
+            return [c.cp_id for c in outcome.results], outcome.too_many
+
+        def baseline(criteria: dict):
+            response = es.search(index=ALIAS, **baseline_body(criteria))
+            took["baseline"].append(response["took"])
+            return [h["_source"]["cp_id"] for h in response["hits"]["hits"]], False
+
+        for run in (ours, baseline):  # warm caches
+            for judgment in judgments[:50]:
+                run(judgment.criteria)
+        for values in took.values():
+            values.clear()
+        ours_metrics, ours_outcomes = evaluate(ours, judgments)
+        base_metrics, base_outcomes = evaluate(baseline, judgments)
+
+        print(f"\nchildren={args.children:,} queries={len(judgments):,} seed={args.seed} "
+              f"profile={profile.name}:{profile.version}\n")
+        print(format_comparison(base_metrics, ours_metrics, "baseline", "contactpoint", []))
+        print("\nrecall@1 by corruption (baseline -> contactpoint):")
+        ours_by = metrics_by_corruption(ours_outcomes)
+        base_by = metrics_by_corruption(base_outcomes)
+        for label in sorted(ours_by):
+            print(f"  {label:28s} n={ours_by[label].queries:5d}  {base_by[label].recall_at_1:.3f} -> "
+                  f"{ours_by[label].recall_at_1:.3f}")
+        print("\nElasticsearch-side latency (took, ms):")
+        for name, values in took.items():
+            values = sorted(values)
+            p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+            print(f"  {name:12s} p50 {statistics.median(values):.0f}  p95 {p95:.0f}  (n={len(values)})")
+        misses = [o for o in ours_outcomes if o.rank != 1][:15]
+        if misses:
+            print("\nsome queries whose child was not first (contactpoint):")
+            for o in misses:
+                print(f"  {o.judgment.id} rank={o.rank} too_many={o.too_many} {o.judgment.corruptions} "
+                      f"{o.judgment.criteria}")
+    finally:
+        es.indices.delete(index=f"{ALIAS}-*", ignore_unavailable=True)
+        if node is not None:
+            node.stop()
+
+
+if __name__ == "__main__":
+    main()
