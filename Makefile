@@ -11,6 +11,7 @@ test: bootstrap
 	.venv/bin/python -m pytest
 
 bench: bootstrap
+	.venv/bin/python bench/search_quality.py
 	.venv/bin/python bench/feed_load.py
 
 clean:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .phonetic import phonetic_codes
-from .text import tokens
+from .text import compact, tokens
 from .variants import family_variant_ids, given_variant_ids
 
 _CACHE_SIZE = 1 << 16
@@ -127,3 +127,13 @@ def given_name_keys(name: str | None) -> NameKeys:
 def family_name_keys(name: str | None) -> NameKeys:
     """Match keys of a family name ("van der Berg", "MacDonald", "Kowalska", "Smith-Jones")."""
     return _keys(name, family=True)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def family_full_keys(name: str | None) -> tuple[str, ...]:
+    """The whole family name as one key (and its Mc form): tells "Cooper-Watson" from "Cooper"."""
+    whole = compact(name)
+    if not whole:
+        return ()
+    unified = mc_form(whole)
+    return (whole, unified) if unified and unified != whole else (whole,)

@@ -84,10 +84,10 @@ def index_children(es: Elasticsearch, count: int, seed: int) -> list[tuple[str, 
             yield {"_index": index, "_id": cp_id, "_source": doc}
 
     start = time.perf_counter()
-    bulk(es, actions(), chunk_size=2000, request_timeout=120)
+    bulk(es.options(request_timeout=120), actions(), chunk_size=2000)
     es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None}})
     es.indices.refresh(index=index)
-    es.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
+    es.options(request_timeout=600).indices.forcemerge(index=index, max_num_segments=1)
     print(f"indexed {count:,} children in {time.perf_counter() - start:.0f}s", flush=True)
     return population
 
@@ -99,7 +99,8 @@ def baseline_body(criteria: dict) -> dict:
         should.append({"multi_match": {"query": names, "fields": ["given_text", "family_text"],
                                        "fuzziness": "AUTO"}})
     if criteria.get("date_of_birth"):
-        should.append({"term": {"date_of_birth": criteria["date_of_birth"]}})
+        # Boosted so that a date of birth can outweigh a common name at all (a constant 1 otherwise).
+        should.append({"term": {"date_of_birth": {"value": criteria["date_of_birth"], "boost": 5}}})
     return {"query": {"bool": {"should": should, "filter": [{"term": {"status": "active"}}],
                                "minimum_should_match": 1}}, "size": MAX_RESULTS, "_source": ["cp_id"]}
 

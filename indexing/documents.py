@@ -6,7 +6,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analyzers import family_name_keys, given_name_keys, normalise_postcode, outward_code
+from analyzers import family_full_keys, family_name_keys, given_name_keys, normalise_postcode, outward_code
 from registry.models import Child
 
 
@@ -33,6 +33,7 @@ def name_fields(names: list[tuple[str, str | None, str]]) -> dict:
         "given_phonetic": _unique(k for keys in given for k in keys.phonetic),
         "given_initial": _unique(k for keys in given for k in keys.initials),
         "middle_exact": _unique(k for keys in middle for k in keys.exact),
+        "family_full": _unique(k for _, _, f in names for k in family_full_keys(f)),
         "family_exact": _unique(k for keys in family for k in keys.exact),
         "family_variant": _unique(k for keys in family for k in keys.variant),
         "family_phonetic": _unique(k for keys in family for k in keys.phonetic),

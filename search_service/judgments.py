@@ -37,7 +37,7 @@ ORDER = ("missing", "surname_change", "nickname", "phonetic", "typo", "swap", "d
 NAME_FIELDS = ("given_name", "family_name")
 MISSABLE_FIELDS = ("date_of_birth", "given_name", "gender", "postcode")
 MIN_TYPO_LETTERS = 4
-DOB_DIGIT_MAX_YEARS_BACK = 30      # a mistyped year stays plausible for a child's record
+DOB_DIGIT_MAX_YEARS_BACK = 17      # a mistyped year that makes the child 18+ is refused by the API (400), not searched
 
 # --- Nicknames and variants --------------------------------------------------------------------
 # The name on the record -> what a practitioner might type instead (short forms, the formal name

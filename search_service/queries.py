@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from analyzers import family_name_keys, given_name_keys, near_dates, normalise_postcode, outward_code, tokens
+from analyzers import family_full_keys, family_name_keys, given_name_keys, near_dates, normalise_postcode, outward_code, tokens
 from analyzers import transposed
 
 from .profiles import RelevanceProfile
 
 # Strongest first within each group: the first matched clause names the reason.
 GROUPS = {
-    "family": ("family_exact", "family_variant", "family_phonetic", "family_fuzzy", "family_swapped"),
+    "family": ("family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped"),
     "given": ("given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_swapped",
               "given_initial"),
     "dob": ("dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year"),
@@ -31,6 +31,7 @@ REASONS = {
     "cp_id": "ContactPoint ID",
     "family_exact": "family name",
     "family_variant": "family name is a known variant spelling",
+    "family_part": "part of the family name",
     "family_phonetic": "family name sounds like",
     "family_fuzzy": "family name spelt similarly",
     "family_swapped": "given and family names swapped",
@@ -97,8 +98,9 @@ def _named_group(candidates: list[tuple[str, dict | None]], profile: RelevancePr
 def family_group(name: str, profile: RelevanceProfile) -> dict | None:
     keys = family_name_keys(name)
     return _named_group([
-        ("family_exact", _terms("family_exact", keys.exact)),
+        ("family_exact", _terms("family_full", family_full_keys(name))),
         ("family_variant", _terms("family_variant", keys.variant)),
+        ("family_part", _terms("family_exact", keys.exact)),
         ("family_phonetic", _terms("family_phonetic", keys.phonetic)),
         ("family_fuzzy", _fuzzy("family_exact", name)),
         ("family_swapped", _terms("given_exact", keys.exact)),

@@ -72,6 +72,17 @@ def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile)
         shielded=source["shielded"])
 
 
+def too_many(candidates: list[Candidate], max_results: int, profile: RelevanceProfile) -> bool:
+    """More strong candidates than may be shown, or more than may be shown that cannot be told apart."""
+    if sum(c.match_grade in STRONG for c in candidates) > max_results:
+        return True
+    if len(candidates) <= max_results:
+        return False
+    # The first candidate that would be cut scores almost as well as the best: the criteria do not
+    # single anyone out, so a list would only invite browsing.
+    return candidates[max_results].score >= profile.thresholds["indistinct"] * candidates[0].score
+
+
 def search(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevanceProfile, filters: list[dict],
            location_scope: dict | None, max_results: int) -> SearchOutcome:
     """Ranked candidates, or ``too_many`` when the criteria cannot narrow the field to ``max_results``."""
@@ -79,8 +90,6 @@ def search(es: Elasticsearch, alias: str, criteria: Criteria, profile: Relevance
     body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
     response = es.search(index=alias, **body)
     candidates = [candidate_from_hit(hit, criteria, profile) for hit in response["hits"]["hits"]]
-    strong = [c for c in candidates if c.match_grade in STRONG]
-    # Too many strong candidates, or only weak ones and more of them than we may show.
-    if len(strong) > max_results or (not strong and len(candidates) > max_results):
+    if too_many(candidates, max_results, profile):
         return SearchOutcome([], too_many=True, took_ms=response["took"])
     return SearchOutcome(candidates[:max_results], took_ms=response["took"])

@@ -10,7 +10,7 @@ from .services import search_children
 
 bp = Blueprint("pages", __name__)
 
-FORM_FIELDS = ("given_name", "family_name", "date_of_birth", "gender", "postcode", "cp_id")
+FORM_FIELDS = ("given_name", "family_name", "date_of_birth", "birth_year", "gender", "postcode", "cp_id")
 
 
 @bp.get("/")

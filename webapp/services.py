@@ -17,11 +17,12 @@ def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     policy = VisibilityPolicy(viewer)
     criteria = Criteria(**{**data, "cp_id": cpid.normalise(data["cp_id"]) if data.get("cp_id") else None})
     settings = current_app.config["SETTINGS"]
-    with sessions()() as session:
+    session_factory = sessions()
+    with session_factory() as session:
         profile = active_profile(session)
     outcome = search(es_client(), settings.es_alias, criteria, profile, policy.query_filters(),
                      policy.location_scope(), settings.max_results)
-    with sessions().begin() as session:
+    with session_factory.begin() as session:
         current = policy.recheck(session, [c.cp_id for c in outcome.results])
         results = [dataclasses.replace(c, shielded=current[c.cp_id][0]) for c in outcome.results
                    if c.cp_id in current]

@@ -8,12 +8,12 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 WEIGHT_NAMES = (
-    "family_exact", "family_variant", "family_phonetic", "family_fuzzy", "family_swapped",
+    "family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
     "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_initial",
     "given_swapped", "dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year",
     "gender", "postcode", "outward_code",
 )
-THRESHOLD_NAMES = ("certain", "probable", "minimum")
+THRESHOLD_NAMES = ("certain", "probable", "minimum", "indistinct")
 
 
 class ProfileError(ValueError):
@@ -46,6 +46,8 @@ class RelevanceProfile:
         thresholds = _numbers(data.get("thresholds"), THRESHOLD_NAMES, "thresholds")
         if not 0 < thresholds["minimum"] <= thresholds["probable"] <= thresholds["certain"] <= 1:
             raise ProfileError("thresholds: need 0 < minimum <= probable <= certain <= 1")
+        if not 0 < thresholds["indistinct"] <= 1:
+            raise ProfileError("thresholds.indistinct: need a share of the top score between 0 and 1")
         return cls(name, version, weights, thresholds, str(data.get("description", "")))
 
     def to_dict(self) -> dict:

@@ -125,3 +125,13 @@ def test_given_name_keys_is_fast_enough_for_bulk_indexing():
     for name in names:
         given_name_keys(name)
     assert time.perf_counter() - started < 2.0
+
+
+def test_family_full_keys_keep_the_whole_name_as_one_key():
+    from analyzers import family_full_keys
+
+    assert family_full_keys("Cooper-Watson") == ("cooperwatson",)
+    assert family_full_keys("MacDonald") == ("macdonald", "mcdonald")
+    assert family_full_keys("O'Brien") == ("obrien",)
+    assert family_full_keys("") == ()
+    assert family_full_keys(None) == ()

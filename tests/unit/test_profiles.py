@@ -25,7 +25,8 @@ def test_round_trip():
     ({"version": 0}, "version:"),
     ({"colour": "red"}, "colour: unknown profile field"),
     ({"weights": {"family_exact": 1}}, "weights.family_variant: missing"),
-    ({"thresholds": {"certain": 0.5, "probable": 0.7, "minimum": 0.3}}, "thresholds: need"),
+    ({"thresholds": {"certain": 0.5, "probable": 0.7, "minimum": 0.3, "indistinct": 0.8}}, "thresholds: need"),
+    ({"thresholds": {"certain": 0.9, "probable": 0.7, "minimum": 0.3, "indistinct": 0}}, "thresholds.indistinct"),
 ])
 def test_bad_profiles_name_the_problem(change, message):
     data = {**default_profile().to_dict(), **change}

@@ -35,7 +35,7 @@ def test_every_strategy_is_present_and_weighted_by_the_profile():
     body = build_query(Criteria(family_name="O'Brien", given_name="Siobhan", date_of_birth=DOB, gender="female",
                                 postcode="LS6 2AB"), PROFILE, FILTERS, SCOPE, size=11)
     named = _named(body)
-    assert set(named) == {"family_exact", "family_variant", "family_phonetic", "family_fuzzy", "family_swapped",
+    assert set(named) == {"family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
                           "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle",
                           "given_swapped", "given_initial", "dob_exact", "dob_transposed", "dob_near",
                           "dob_year_month", "dob_year", "gender", "postcode", "outward_code"}
@@ -48,7 +48,8 @@ def test_names_use_the_same_keys_as_the_index():
 
     body = build_query(Criteria(family_name="Smith-Jones", given_name="Zoë"), PROFILE, FILTERS, SCOPE, size=11)
     named = _named(body)
-    assert named["family_exact"]["filter"] == {"terms": {"family_exact": list(family_name_keys("Smith-Jones").exact)}}
+    assert named["family_exact"]["filter"] == {"terms": {"family_full": ["smithjones"]}}
+    assert named["family_part"]["filter"] == {"terms": {"family_exact": list(family_name_keys("Smith-Jones").exact)}}
     assert named["given_exact"]["filter"]["terms"]["given_exact"][0] == "zoe"
     # swapped names: the family criterion is looked for among given names, and vice versa
     assert "given_exact" in named["family_swapped"]["filter"]["terms"]
@@ -86,8 +87,9 @@ def test_location_only_counts_inside_the_scope():
 def test_weak_candidates_are_cut_in_elasticsearch():
     criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)
     body = build_query(criteria, PROFILE, FILTERS, SCOPE, size=11)
-    assert max_score(criteria, PROFILE) == 10 + 8 + 10
-    assert body["min_score"] == round(PROFILE.thresholds["minimum"] * 28, 4)
+    best = PROFILE.weights["family_exact"] + PROFILE.weights["given_exact"] + PROFILE.weights["dob_exact"]
+    assert max_score(criteria, PROFILE) == best
+    assert body["min_score"] == round(PROFILE.thresholds["minimum"] * best, 4)
 
 
 def test_an_id_search_is_an_exact_term_within_the_filters():
@@ -103,11 +105,14 @@ def test_only_identity_fields_are_fetched():
 
 
 def test_grades_follow_the_share_of_the_best_possible_score():
-    criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)  # best possible 28
-    assert match_grade(28, criteria, PROFILE, set()) == "certain"
-    assert match_grade(25.3, criteria, PROFILE, set()) == "certain"
-    assert match_grade(20, criteria, PROFILE, set()) == "probable"
-    assert match_grade(15, criteria, PROFILE, set()) == "possible"
+    criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)
+    best = max_score(criteria, PROFILE)
+    certain, probable = PROFILE.thresholds["certain"], PROFILE.thresholds["probable"]
+    assert match_grade(best, criteria, PROFILE, set()) == "certain"
+    assert match_grade(best * certain, criteria, PROFILE, set()) == "certain"
+    assert match_grade(best * certain - 0.01, criteria, PROFILE, set()) == "probable"
+    assert match_grade(best * probable, criteria, PROFILE, set()) == "probable"
+    assert match_grade(best * probable - 0.01, criteria, PROFILE, set()) == "possible"
     assert match_grade(0, Criteria(cp_id="9434765919"), PROFILE, {"cp_id"}) == "certain"
 
 
@@ -128,3 +133,27 @@ def test_some_name_must_agree_when_names_are_given():
     assert not any(n.startswith("dob") for n in _named(name_gate))
     # each group is scored once: names in the gate, other evidence in "should"
     assert not any(n.startswith(("family", "given")) for n in _named(body["query"]["bool"]["should"]))
+
+
+def _candidates(*scores_and_grades):
+    from search_service.search import Candidate
+
+    return [Candidate(str(i), "A", "B", "2015-01-01", "female", score, grade, [], False)
+            for i, (score, grade) in enumerate(scores_and_grades)]
+
+
+def test_too_many_when_more_strong_candidates_than_may_be_shown():
+    from search_service.search import too_many
+
+    assert too_many(_candidates(*[(25, "probable")] * 4), 3, PROFILE) is True
+    assert too_many(_candidates(*[(25, "probable")] * 3, (5, "possible")), 3, PROFILE) is False
+
+
+def test_too_many_when_the_cut_candidate_cannot_be_told_from_the_best():
+    from search_service.search import too_many
+
+    assert too_many(_candidates((12, "possible"), (12, "possible"), (11.5, "possible"), (11, "possible")), 3,
+                    PROFILE) is True
+    # one candidate stands out from weak ones: a short list, best first
+    assert too_many(_candidates((19, "possible"), (13, "possible"), (12, "possible"), (12, "possible")), 3,
+                    PROFILE) is False

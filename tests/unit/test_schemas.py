@@ -66,3 +66,31 @@ def test_search_refuses_bad_ids_unknown_fields_and_non_objects():
     assert _errors(SearchSchema(), {"family_name": "Smith", "given_name": "Jo", "query": {"match_all": {}}})["query"] == [
         "Unknown field."]
     assert _errors(SearchSchema(), ["Smith"]) == {"_schema": ["the request body must be a JSON object of search criteria"]}
+
+
+def test_a_partial_date_of_birth_is_checked():
+    this_year = dt.date.today().year
+    assert SearchSchema().load({"family_name": "Smith", "birth_year": this_year - 3}) == {
+        "family_name": "Smith", "birth_year": this_year - 3}
+    assert _errors(SearchSchema(), {"family_name": "Smith", "birth_year": this_year + 1})["birth_year"] == [
+        "must not be in the future"]
+    assert _errors(SearchSchema(), {"family_name": "Smith", "birth_year": this_year - 19})["birth_year"] == [
+        "is too long ago: ContactPoint only holds children under 18"]
+    assert _errors(SearchSchema(), {"family_name": "Smith", "birth_year": "soon"})["birth_year"] == [
+        "Not a valid integer."]
+    assert _errors(SearchSchema(), {"family_name": "Smith", "given_name": "Jo", "birth_month": 3})["birth_month"] == [
+        "needs birth_year too"]
+    assert _errors(SearchSchema(), {"family_name": "Smith", "birth_year": this_year - 3, "birth_month": 13})[
+        "birth_month"] == ["must be a month from 1 to 12"]
+    assert "birth_year" in _errors(SearchSchema(), {"family_name": "Smith", "birth_year": this_year - 3,
+                                                    "date_of_birth": _years_ago(3)})
+
+
+@pytest.mark.parametrize("name", ["a" * 201, "Smith\u0000", "Smith\u202e", "🙂", "<script>alert(1)</script>",
+                                  "Smith*", "Sm?th", "Smith~2", "Smith AND 1", '"Smith"', '{"query": {}}', "\\Smith"])
+def test_hostile_names_are_refused_by_field(name):
+    errors = _errors(SearchSchema(), {"family_name": name, "given_name": "Jo"})
+    if name == "Smith AND 1":  # letters and a digit: the digit is what is refused
+        assert errors["family_name"] == ["may contain only letters, spaces, hyphens, apostrophes and full stops"]
+    else:
+        assert list(errors) == ["family_name"]
