@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -113,6 +115,8 @@ def main() -> None:
     parser.add_argument("--es-url")
     args = parser.parse_args()
 
+    # A terminated benchmark still stops the node it started (the finally block below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     node = None
     url = args.es_url
     if url is None:
@@ -177,6 +181,7 @@ def main() -> None:
         es.indices.delete(index=f"{ALIAS}-*", ignore_unavailable=True)
         if node is not None:
             node.stop()
+            shutil.rmtree(node.node_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

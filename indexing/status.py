@@ -1,6 +1,8 @@
 """What the index holds compared with the database."""
 from __future__ import annotations
 
+import datetime as dt
+
 from elasticsearch import Elasticsearch, NotFoundError
 from sqlalchemy.orm import sessionmaker
 
@@ -19,6 +21,14 @@ def index_status(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoi
     with sessions() as session:
         checkpoint = checkpoints.get_checkpoint(session, checkpoint_name)
         last = checkpoints.last_change_seq(session)
+        oldest = checkpoints.oldest_change_after(session, checkpoint)
+        dead = checkpoints.dead_letters(session, limit=20)
+        dead_count = checkpoints.dead_letter_count(session)
+    if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=dt.timezone.utc)
+    lag_seconds = round((dt.datetime.now(dt.timezone.utc) - oldest).total_seconds(), 1) if oldest else 0.0
     return {"alias": alias, "indices": indices, "template_version_installed": installed,
             "template_version_code": template_version(alias), "documents": documents,
-            "checkpoint": checkpoint, "last_change": last, "lag_changes": max(last - checkpoint, 0)}
+            "checkpoint": checkpoint, "last_change": last, "lag_changes": max(last - checkpoint, 0),
+            "lag_seconds": max(lag_seconds, 0.0), "dead_letters": dead_count,
+            "dead_letter_examples": [{"cp_id": d.cp_id, "attempts": d.attempts, "error": d.error} for d in dead]}

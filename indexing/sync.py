@@ -1,12 +1,19 @@
-"""Apply the change log to the index, after the stored checkpoint, in batches."""
+"""Apply the change log to the index, after the stored checkpoint, in batches.
+
+A child whose document cannot be built, or that Elasticsearch refuses, goes to the dead-letter
+table and is retried by every later batch; it never holds up the others. Transient failures
+(Elasticsearch busy or down, the database unreachable) raise, so the checkpoint stays put and
+the follower retries with backoff.
+"""
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import BulkIndexError, bulk
+from elasticsearch.helpers import bulk
 from sqlalchemy.orm import sessionmaker
 
 from registry import checkpoints
@@ -14,42 +21,91 @@ from registry import checkpoints
 from .admin import IndexingError, live_index
 from .documents import build_document, load_children
 
+RETRY_DEAD_LETTERS = 100
+# Statuses that mean "try the same request later", not "this document is wrong".
+TRANSIENT = {429, 500, 502, 503, 504}
+
 
 @dataclass
 class SyncResult:
     changes: int
     documents: int
     checkpoint: int
+    dead_letters: int = 0
+
+
+def _actions_for(session, index: str, versions: dict[int, int]
+                 ) -> tuple[list[dict], dict[int, tuple[str, str]], dict[str, int]]:
+    """Bulk actions, the children that failed to build ({child_id: (cp_id, error)}), and cp_id -> child_id."""
+    children = {c.id: c for c in load_children(session, versions)}
+    purged_ids = checkpoints.cp_ids_of(session, [cid for cid in versions if cid not in children])
+    actions, failed, owners = [], {}, {}
+    for child_id, version in versions.items():
+        child = children.get(child_id)
+        if child is None:
+            cp_id = purged_ids.get(child_id)
+            if cp_id:  # purged from the database: its document leaves the index too
+                actions.append({"_op_type": "delete", "_index": index, "_id": cp_id, "version": version,
+                                "version_type": "external"})
+                owners[cp_id] = child_id
+            continue
+        try:
+            source = build_document(child)
+        except Exception as exc:  # one bad record must not stop the batch
+            failed[child_id] = (child.cp_id, f"document could not be built: {type(exc).__name__}: {exc}")
+            continue
+        # Archived and merged children stay indexed with their status; the visibility filter hides them.
+        actions.append({"_op_type": "index", "_index": index, "_id": child.cp_id, "version": version,
+                        "version_type": "external", "_source": source})
+        owners[child.cp_id] = child_id
+    return actions, failed, owners
+
+
+def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int]) -> dict[int, tuple[str, str]]:
+    """Bulk-write; returns refused children with the reason. Raises on transient failures."""
+    if not actions:
+        return {}
+    _, errors = bulk(es, actions, refresh=False, raise_on_error=False, raise_on_exception=True, max_retries=3)
+    refused = {}
+    for error in errors:
+        (op, item), = error.items()
+        status = item.get("status")
+        if status == 409 or (op == "delete" and status == 404):
+            continue  # a newer version is already there, or the document is already gone: success
+        if status in TRANSIENT:
+            raise IndexingError(f"Elasticsearch is overloaded or unavailable ({status}); will retry, "
+                                "the checkpoint was not moved")
+        reason = item.get("error", {})
+        refused[owners[item["_id"]]] = (item["_id"], f"refused by Elasticsearch ({status}): "
+                                                     f"{reason.get('type', '')}: {reason.get('reason', reason)}")
+    return refused
 
 
 def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
               batch_size: int = 1000) -> SyncResult:
-    """Index the children changed after the checkpoint (one batch); the checkpoint moves only on success."""
+    """Index the children changed after the checkpoint (one batch) and retry dead letters."""
     index = live_index(es, alias)
     with sessions() as session:
         start = checkpoints.get_checkpoint(session, checkpoint_name)
         changes = checkpoints.changes_after(session, start, batch_size)
-        if not changes:
-            return SyncResult(0, 0, start)
-        newest = {}
+        if changes and changes[0].seq <= start:
+            raise IndexingError(f"the change log returned seq {changes[0].seq} at or before the checkpoint {start}")
+        retry = [d.child_id for d in checkpoints.dead_letters(session, RETRY_DEAD_LETTERS)]
+        versions = checkpoints.latest_seq_of(session, retry)
         for change in changes:
-            newest[change.child_id] = change.seq
-        children = load_children(session, newest)
-        actions = [{"_op_type": "index", "_index": index, "_id": child.cp_id, "version": newest[child.id],
-                    "version_type": "external", "_source": build_document(child)} for child in children]
-    if actions:
-        try:
-            bulk(es, actions, refresh=False, max_retries=3)
-        except BulkIndexError as exc:
-            # A version conflict means a newer version is already indexed: that is success.
-            real = [e for e in exc.errors if next(iter(e.values())).get("status") != 409]
-            if real:
-                raise IndexingError(f"{len(real)} document(s) were refused by Elasticsearch, first: {real[0]}; "
-                                    "the checkpoint was not moved") from exc
-    last = changes[-1].seq
+            versions[change.child_id] = change.seq
+        if not versions:
+            return SyncResult(0, 0, start)
+        actions, failed, owners = _actions_for(session, index, versions)
+    refused = _write(es, actions, owners)
+    failed.update(refused)
+    last = changes[-1].seq if changes else start
     with sessions.begin() as session:
+        for child_id, (cp_id, error) in failed.items():
+            checkpoints.record_dead_letter(session, child_id, cp_id, error)
+        checkpoints.clear_dead_letters(session, [cid for cid in versions if cid not in failed])
         checkpoints.set_checkpoint(session, checkpoint_name, last)
-    return SyncResult(len(changes), len(actions), last)
+    return SyncResult(len(changes), len(actions) - len(refused), last, dead_letters=len(failed))
 
 
 def sync_until_current(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
@@ -57,24 +113,35 @@ def sync_until_current(es: Elasticsearch, sessions: sessionmaker, alias: str, ch
     total = SyncResult(0, 0, 0)
     while True:
         result = sync_once(es, sessions, alias, checkpoint_name, batch_size)
-        total = SyncResult(total.changes + result.changes, total.documents + result.documents, result.checkpoint)
+        total = SyncResult(total.changes + result.changes, total.documents + result.documents, result.checkpoint,
+                           total.dead_letters + result.dead_letters)
         if result.changes < batch_size:
             return total
 
 
+def backoff_delay(failures: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter, so several workers do not retry in step."""
+    ceiling = min(cap, base * (2 ** min(failures, 16)))
+    return (rng or random).uniform(base, max(base, ceiling))
+
+
 def follow(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
            poll_seconds: float = 0.5, on_batch: Callable[[SyncResult], None] = lambda r: None,
+           on_error: Callable[[Exception, float], None] = lambda e, d: None,
            should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Keep the index current until ``should_stop``; back off (with a cap) while a dependency is down."""
-    delay = poll_seconds
+    """Keep the index current until ``should_stop``; back off while a dependency is down."""
+    failures = 0
     while not should_stop():
         try:
             result = sync_until_current(es, sessions, alias, checkpoint_name)
-            delay = poll_seconds
-            if result.changes:
+            failures = 0
+            if result.changes or result.dead_letters:
                 on_batch(result)
-        except Exception as exc:  # keep following: an outage must not end the indexer
-            delay = min(delay * 2, 30.0)
-            on_batch(SyncResult(-1, 0, 0))
-            print(f"index sync: {exc}; retrying in {delay:.1f}s", flush=True)
-        time.sleep(delay)
+            delay = poll_seconds
+        except Exception as exc:  # an outage must not end the indexer: wait and try again
+            failures += 1
+            delay = backoff_delay(failures)
+            on_error(exc, delay)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(min(0.2, delay))

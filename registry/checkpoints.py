@@ -1,10 +1,12 @@
 """Indexer checkpoints and change-log reads: how far each indexer has applied the outbox."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .models import ChangeLog, IndexCheckpoint
+from .models import ChangeLog, IndexCheckpoint, IndexDeadLetter
 
 
 def get_checkpoint(session: Session, name: str) -> int:
@@ -33,3 +35,47 @@ def latest_change_per_child(session: Session, up_to: int) -> list[tuple[int, int
     return list(session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
                                 .where(ChangeLog.seq <= up_to).group_by(ChangeLog.child_id)
                                 .order_by(ChangeLog.child_id)).tuples())
+
+
+def oldest_change_after(session: Session, seq: int) -> dt.datetime | None:
+    """When the oldest change not yet applied was made (for lag in seconds)."""
+    return session.scalar(select(ChangeLog.created_at).where(ChangeLog.seq > seq).order_by(ChangeLog.seq).limit(1))
+
+
+def latest_seq_of(session: Session, child_ids: list[int]) -> dict[int, int]:
+    if not child_ids:
+        return {}
+    return dict(session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
+                                .where(ChangeLog.child_id.in_(child_ids)).group_by(ChangeLog.child_id)).tuples().all())
+
+
+def cp_ids_of(session: Session, child_ids: list[int]) -> dict[int, str]:
+    """The ContactPoint IDs the change log recorded, for children that no longer exist."""
+    if not child_ids:
+        return {}
+    rows = session.execute(select(ChangeLog.child_id, ChangeLog.cp_id)
+                           .where(ChangeLog.child_id.in_(child_ids), ChangeLog.cp_id.is_not(None)))
+    return {child_id: cp_id for child_id, cp_id in rows}
+
+
+def record_dead_letter(session: Session, child_id: int, cp_id: str | None, error: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    row = session.get(IndexDeadLetter, child_id)
+    if row is None:
+        session.add(IndexDeadLetter(child_id=child_id, cp_id=cp_id, error=error[:4000], attempts=1,
+                                    first_failed_at=now, last_failed_at=now))
+    else:
+        row.error, row.attempts, row.last_failed_at = error[:4000], row.attempts + 1, now
+
+
+def clear_dead_letters(session: Session, child_ids: list[int]) -> None:
+    if child_ids:
+        session.execute(delete(IndexDeadLetter).where(IndexDeadLetter.child_id.in_(child_ids)))
+
+
+def dead_letters(session: Session, limit: int = 100) -> list[IndexDeadLetter]:
+    return list(session.scalars(select(IndexDeadLetter).order_by(IndexDeadLetter.last_failed_at).limit(limit)))
+
+
+def dead_letter_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(IndexDeadLetter))

@@ -169,6 +169,8 @@ class ChangeLog(Base):
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     child_id: Mapped[int] = mapped_column(Integer, index=True)
+    # Kept so a purged child's document can still be found and removed from the index.
+    cp_id: Mapped[str | None] = mapped_column(String(10))
     change: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -217,3 +219,15 @@ class RelevanceProfileRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class IndexDeadLetter(Base):
+    """A child whose document could not be built or was refused; retried by every sync."""
+    __tablename__ = "index_dead_letters"
+
+    child_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cp_id: Mapped[str | None] = mapped_column(String(10))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

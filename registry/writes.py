@@ -33,7 +33,7 @@ class RegistryError(ValueError):
 def log_change(session: Session, child: Child, change: str) -> None:
     if child.id is None:
         session.flush()  # a new child needs its id before the outbox row can point at it
-    session.add(ChangeLog(child_id=child.id, change=change))
+    session.add(ChangeLog(child_id=child.id, cp_id=child.cp_id, change=change))
 
 
 def get_or_create_organisation(session: Session, kind: str, code: str, name: str | None = None,

@@ -200,15 +200,20 @@ def index_sync(ctx: Context, follow: bool):
     if not follow:
         with reported_errors():
             result = sync_until_current(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT)
-        click.echo(f"applied {result.changes} changes ({result.documents} documents); checkpoint {result.checkpoint}")
+        click.echo(f"applied {result.changes} changes ({result.documents} documents); checkpoint {result.checkpoint}"
+                   + (f"; {result.dead_letters} children in dead letters (see `contactpoint index status`)"
+                      if result.dead_letters else ""))
         return
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     click.echo("following the change log (Ctrl-C to stop)")
     try:
         follow_changes(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT,
-                       on_batch=lambda r: r.changes > 0 and click.echo(
-                           f"applied {r.changes} changes; checkpoint {r.checkpoint}"),
+                       on_batch=lambda r: click.echo(f"applied {r.changes} changes; checkpoint {r.checkpoint}"
+                                                     + (f"; {r.dead_letters} in dead letters" if r.dead_letters
+                                                        else "")),
+                       on_error=lambda exc, delay: click.echo(f"index sync: {exc}; retrying in {delay:.1f}s",
+                                                              err=True),
                        should_stop=lambda: bool(stopping))
     except KeyboardInterrupt:
         pass
@@ -222,6 +227,23 @@ def index_status(ctx: Context):
 
     with reported_errors():
         click.echo(json.dumps(status(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT), indent=2))
+
+
+@index.command("verify")
+@click.option("--repair", is_flag=True, help="Re-index drifted children and delete documents of unknown ones.")
+@pass_ctx
+def index_verify(ctx: Context, repair: bool):
+    """Compare database and index child by child (content hashes); exit 1 on unrepaired drift."""
+    from indexing import verify
+
+    with reported_errors():
+        report = verify(ctx.es(), ctx.sessions, ctx.settings.es_alias, repair=repair)
+    for drift in report.drift:
+        click.echo(f"{drift.cp_id}: {drift.problem}")
+    click.echo(f"database {report.database} children, index {report.index} documents, "
+               f"{len(report.drift)} drifted" + (f", {report.repaired} repaired" if repair else ""))
+    if report.drift and not repair:
+        raise click.ClickException("the index has drifted from the database: run `contactpoint index verify --repair`")
 
 
 # --- data, web, audit -------------------------------------------------------------------

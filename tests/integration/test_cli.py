@@ -126,3 +126,32 @@ def test_bad_configuration_is_reported_by_name(settings):
                                                                 "CONTACTPOINT_DATABASE_URL": settings.database_url})
     assert result.exit_code == 1
     assert "CONTACTPOINT_MAX_RESULTS must be a whole number" in result.output
+
+
+def test_index_verify_reports_and_repairs_drift(run, tmp_path, es):
+    feed = tmp_path / "f.jsonl"
+    feed.write_text(json.dumps({"source_record_id": "V1", "given_name": "Amara", "family_name": "Okafor",
+                                "date_of_birth": years_ago(4).isoformat()}) + "\n")
+    run("feed", "load", "--source", "health", str(feed))
+    run("index", "rebuild")
+    clean = run("index", "verify")
+    assert clean.exit_code == 0 and "1 children, index 1 documents, 0 drifted" in clean.output
+    es.index(index="children", id="2222222222", document={"cp_id": "2222222222"}, refresh=True)
+    drifted = run("index", "verify")
+    assert drifted.exit_code == 1
+    assert "2222222222: in the index but not in the database" in drifted.output
+    assert "run `contactpoint index verify --repair`" in drifted.output
+    assert run("index", "verify", "--repair").exit_code == 0
+    assert run("index", "verify").exit_code == 0
+
+
+def test_index_status_reports_lag_in_seconds_and_dead_letters(run, tmp_path):
+    run("index", "rebuild")
+    status = json.loads(run("index", "status").output)
+    assert status["lag_seconds"] == 0.0 and status["dead_letters"] == 0 and status["dead_letter_examples"] == []
+    feed = tmp_path / "f.jsonl"
+    feed.write_text(json.dumps({"source_record_id": "L1", "given_name": "Amara", "family_name": "Okafor",
+                                "date_of_birth": years_ago(4).isoformat()}) + "\n")
+    run("feed", "load", "--source", "health", str(feed))
+    status = json.loads(run("index", "status").output)
+    assert status["lag_changes"] > 0 and status["lag_seconds"] >= 0.0

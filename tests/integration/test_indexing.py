@@ -124,17 +124,129 @@ def test_sync_without_an_index_says_what_to_do(es, sessions):
         sync_once(es, sessions, ALIAS, CHECKPOINT)
 
 
-def test_a_refused_document_keeps_the_checkpoint(es, sessions, monkeypatch):
+def test_a_child_whose_document_fails_goes_to_dead_letters_without_blocking_others(es, sessions, monkeypatch):
+    bad = add_child(sessions, "Amara", "Okafor")
+    good = add_child(sessions, "Kwame", "Mensah")
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    change_child(sessions, bad, lambda s, c: writes.update_child(s, c, given_name="Amy"))
+    change_child(sessions, good, lambda s, c: writes.update_child(s, c, given_name="Kofi"))
+    import indexing.sync as sync_module
+
+    original = sync_module.build_document
+
+    def failing_for_amy(child):
+        if child.given_name == "Amy":
+            raise ValueError("cannot build this one")
+        return original(child)
+
+    monkeypatch.setattr(sync_module, "build_document", failing_for_amy)
+    result = sync_once(es, sessions, ALIAS, CHECKPOINT)
+    assert (result.documents, result.dead_letters) == (1, 1)
+    es.indices.refresh(index=ALIAS)
+    assert _doc(es, good)["_source"]["given_name"] == "Kofi"
+    assert _doc(es, bad)["_source"]["given_name"] == "Amara"  # not yet
+    with sessions() as session:
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == checkpoints.last_change_seq(session)
+        (letter,) = checkpoints.dead_letters(session)
+        assert (letter.cp_id, letter.attempts) == (bad, 1)
+        assert "cannot build this one" in letter.error
+    # Still failing: retried and counted. Then fixed: retried, indexed and cleared.
+    assert sync_once(es, sessions, ALIAS, CHECKPOINT).dead_letters == 1
+    with sessions() as session:
+        assert checkpoints.dead_letters(session)[0].attempts == 2
+    monkeypatch.setattr(sync_module, "build_document", original)
+    assert sync_once(es, sessions, ALIAS, CHECKPOINT).dead_letters == 0
+    es.indices.refresh(index=ALIAS)
+    assert _doc(es, bad)["_source"]["given_name"] == "Amy"
+    with sessions() as session:
+        assert checkpoints.dead_letter_count(session) == 0
+
+
+def test_a_document_refused_by_elasticsearch_is_a_dead_letter_not_a_stall(es, sessions, monkeypatch):
     cp_id = add_child(sessions)
     rebuild(es, sessions, ALIAS, CHECKPOINT)
-    with sessions() as session:
-        before = checkpoints.get_checkpoint(session, CHECKPOINT)
     change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, given_name="Amy"))
     import indexing.sync as sync_module
 
     original = sync_module.build_document
     monkeypatch.setattr(sync_module, "build_document", lambda child: {**original(child), "not_mapped": 1})
-    with pytest.raises(IndexingError, match="checkpoint was not moved"):
-        sync_once(es, sessions, ALIAS, CHECKPOINT)
+    result = sync_once(es, sessions, ALIAS, CHECKPOINT)
+    assert result.dead_letters == 1
     with sessions() as session:
-        assert checkpoints.get_checkpoint(session, CHECKPOINT) == before
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == checkpoints.last_change_seq(session)
+        assert "strict_dynamic_mapping_exception" in checkpoints.dead_letters(session)[0].error
+
+
+def test_a_purged_child_leaves_the_index(es, sessions):
+    from sqlalchemy import delete
+
+    from registry.models import ChildName
+
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+
+    def purge(session, child):
+        writes.log_change(session, child, "purged")
+        session.delete(child)
+
+    change_child(sessions, cp_id, purge)
+    sync_once(es, sessions, ALIAS, CHECKPOINT)
+    es.indices.refresh(index=ALIAS)
+    assert not es.exists(index=ALIAS, id=cp_id)
+
+
+def test_an_archived_child_stays_indexed_with_its_status(es, sessions):
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    change_child(sessions, cp_id, lambda s, c: (setattr(c, "status", "archived"), writes.log_change(s, c, "archived")))
+    sync_once(es, sessions, ALIAS, CHECKPOINT)
+    assert _doc(es, cp_id)["_source"]["status"] == "archived"
+
+
+def test_backoff_grows_with_failures_and_is_jittered():
+    import random
+
+    from indexing.sync import backoff_delay
+
+    rng = random.Random(1)
+    delays = [backoff_delay(n, base=0.5, cap=30, rng=rng) for n in range(1, 12)]
+    assert all(0.5 <= d <= 30 for d in delays)
+    assert max(delays[:2]) <= 2.0 and max(delays[-3:]) > 2.0
+    assert len({round(backoff_delay(5, rng=rng), 6) for _ in range(20)}) > 1
+
+
+def test_verify_reports_drift_child_by_child_and_repairs_it(es, sessions):
+    from indexing import verify
+
+    kept, edited, lost = add_child(sessions, "Amara"), add_child(sessions, "Kwame"), add_child(sessions, "Zoe")
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert verify(es, sessions, ALIAS).drift == []
+    index = live_index(es, ALIAS)
+    # Drift as it happens: content changed under the same version, a document lost, a stray one.
+    version = _doc(es, edited)["_version"]
+    es.index(index=index, id=edited, document={**_doc(es, edited)["_source"], "shielded": True},
+             version=version, version_type="external_gte")
+    es.delete(index=index, id=lost, version=_doc(es, lost)["_version"], version_type="external_gte")
+    es.index(index=index, id="1111111111", document={**_doc(es, kept)["_source"], "cp_id": "1111111111"})
+    report = verify(es, sessions, ALIAS)
+    assert (report.database, report.index) == (3, 3)
+    assert sorted((d.cp_id, d.problem) for d in report.drift) == sorted([
+        (edited, "differs from the database"), (lost, "missing from the index"),
+        ("1111111111", "in the index but not in the database")])
+    repaired = verify(es, sessions, ALIAS, repair=True)
+    assert repaired.repaired == 3
+    assert verify(es, sessions, ALIAS).drift == []
+    assert _doc(es, edited)["_source"]["shielded"] is False
+
+
+def test_a_document_ahead_of_the_database_needs_a_rebuild(es, sessions):
+    from indexing import verify
+
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    es.index(index=live_index(es, ALIAS), id=cp_id, document={**_doc(es, cp_id)["_source"], "gender": "male"},
+             version=10**9, version_type="external")
+    with pytest.raises(IndexingError, match="run `contactpoint index rebuild`"):
+        verify(es, sessions, ALIAS, repair=True)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert verify(es, sessions, ALIAS).drift == []
