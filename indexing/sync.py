@@ -7,8 +7,11 @@ the follower retries with backoff.
 """
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
@@ -82,14 +85,19 @@ def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int]) -> di
 
 
 def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
-              batch_size: int = 1000) -> SyncResult:
-    """Index the children changed after the checkpoint (one batch) and retry dead letters."""
+              batch_size: int = 1000, owner: str | None = None) -> SyncResult:
+    """Index the children changed after the checkpoint (one batch) and retry dead letters.
+
+    With ``owner``, the checkpoint moves only while that worker holds the lease.
+    """
     index = live_index(es, alias)
     with sessions() as session:
         start = checkpoints.get_checkpoint(session, checkpoint_name)
         changes = checkpoints.changes_after(session, start, batch_size)
-        if changes and changes[0].seq <= start:
-            raise IndexingError(f"the change log returned seq {changes[0].seq} at or before the checkpoint {start}")
+        if not changes and start > checkpoints.last_change_seq(session):
+            raise IndexingError(
+                f"the checkpoint ({start}) is ahead of the change log ({checkpoints.last_change_seq(session)}): "
+                "was the database restored from a backup? Run `contactpoint index rebuild`, which resets it")
         retry = [d.child_id for d in checkpoints.dead_letters(session, RETRY_DEAD_LETTERS)]
         versions = checkpoints.latest_seq_of(session, retry)
         for change in changes:
@@ -104,15 +112,15 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
         for child_id, (cp_id, error) in failed.items():
             checkpoints.record_dead_letter(session, child_id, cp_id, error)
         checkpoints.clear_dead_letters(session, [cid for cid in versions if cid not in failed])
-        checkpoints.set_checkpoint(session, checkpoint_name, last)
+        checkpoints.set_checkpoint(session, checkpoint_name, last, owner)
     return SyncResult(len(changes), len(actions) - len(refused), last, dead_letters=len(failed))
 
 
 def sync_until_current(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
-                       batch_size: int = 1000) -> SyncResult:
+                       batch_size: int = 1000, owner: str | None = None) -> SyncResult:
     total = SyncResult(0, 0, 0)
     while True:
-        result = sync_once(es, sessions, alias, checkpoint_name, batch_size)
+        result = sync_once(es, sessions, alias, checkpoint_name, batch_size, owner)
         total = SyncResult(total.changes + result.changes, total.documents + result.documents, result.checkpoint,
                            total.dead_letters + result.dead_letters)
         if result.changes < batch_size:
@@ -125,18 +133,44 @@ def backoff_delay(failures: int, base: float = 0.5, cap: float = 30.0, rng: rand
     return (rng or random).uniform(base, max(base, ceiling))
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 def follow(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
            poll_seconds: float = 0.5, on_batch: Callable[[SyncResult], None] = lambda r: None,
            on_error: Callable[[Exception, float], None] = lambda e, d: None,
-           should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Keep the index current until ``should_stop``; back off while a dependency is down."""
+           should_stop: Callable[[], bool] = lambda: False, owner: str | None = None,
+           lease_seconds: float = 30.0) -> None:
+    """Keep the index current until ``should_stop``; back off while a dependency is down.
+
+    Several followers may run: one holds the lease on the checkpoint and works, the others
+    stand by and take over when its lease runs out (it died, or lost the database).
+    """
+    owner = owner or worker_name()
+    try:
+        _follow(es, sessions, alias, checkpoint_name, poll_seconds, on_batch, on_error, should_stop, owner,
+                lease_seconds)
+    finally:
+        try:
+            with sessions.begin() as session:
+                checkpoints.release_lease(session, checkpoint_name, owner)
+        except Exception:  # the database may be the reason we are stopping
+            pass
+
+
+def _follow(es, sessions, alias, checkpoint_name, poll_seconds, on_batch, on_error, should_stop, owner,
+            lease_seconds) -> None:
     failures = 0
     while not should_stop():
         try:
-            result = sync_until_current(es, sessions, alias, checkpoint_name)
+            with sessions.begin() as session:
+                leader = checkpoints.acquire_lease(session, checkpoint_name, owner, lease_seconds)
+            if leader:
+                result = sync_until_current(es, sessions, alias, checkpoint_name, owner=owner)
+                if result.changes or result.dead_letters:
+                    on_batch(result)
             failures = 0
-            if result.changes or result.dead_letters:
-                on_batch(result)
             delay = poll_seconds
         except Exception as exc:  # an outage must not end the indexer: wait and try again
             failures += 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import ChangeLog, IndexCheckpoint, IndexDeadLetter
@@ -14,12 +14,47 @@ def get_checkpoint(session: Session, name: str) -> int:
     return row.seq if row else 0
 
 
-def set_checkpoint(session: Session, name: str, seq: int) -> None:
+def set_checkpoint(session: Session, name: str, seq: int, owner: str | None = None,
+                   lease_seconds: float = 30.0) -> None:
+    """Move the checkpoint; with ``owner``, only while that worker holds the lease (which is renewed)."""
+    if owner is not None:
+        renewed = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=lease_seconds)
+        moved = session.execute(update(IndexCheckpoint)
+                                .where(IndexCheckpoint.name == name, IndexCheckpoint.lease_owner == owner)
+                                .values(seq=seq, lease_until=renewed).execution_options(synchronize_session=False))
+        if moved.rowcount != 1:
+            raise LeaseLost(f"the lease on {name!r} passed to another worker: this one stands down")
+        return
     row = session.get(IndexCheckpoint, name)
     if row is None:
         session.add(IndexCheckpoint(name=name, seq=seq))
     else:
         row.seq = seq
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took over the checkpoint (this one stalled past its lease)."""
+
+
+def acquire_lease(session: Session, name: str, owner: str, seconds: float) -> bool:
+    """Take or renew the lease in one atomic UPDATE; True when ``owner`` holds it now."""
+    now = dt.datetime.now(dt.timezone.utc)
+    if session.get(IndexCheckpoint, name) is None:
+        session.add(IndexCheckpoint(name=name, seq=0))
+        session.flush()
+    taken = session.execute(
+        update(IndexCheckpoint)
+        .where(IndexCheckpoint.name == name,
+               or_(IndexCheckpoint.lease_owner.is_(None), IndexCheckpoint.lease_owner == owner,
+                   IndexCheckpoint.lease_until < now))
+        .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False))
+    return taken.rowcount == 1
+
+
+def release_lease(session: Session, name: str, owner: str) -> None:
+    session.execute(update(IndexCheckpoint).where(IndexCheckpoint.name == name, IndexCheckpoint.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
 
 
 def last_change_seq(session: Session) -> int:

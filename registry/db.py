@@ -33,7 +33,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock up front (waiting up to the busy timeout), because
+            # a WAL reader that later tries to write fails at once when another writer got there
+            # first. SQLite is the development database; PostgreSQL is the concurrent one.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):

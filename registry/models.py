@@ -182,6 +182,9 @@ class IndexCheckpoint(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+    # The worker allowed to advance this checkpoint, until when (others stand by).
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

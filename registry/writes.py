@@ -9,7 +9,8 @@ import datetime as dt
 import random
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import cpid
@@ -30,19 +31,42 @@ class RegistryError(ValueError):
         self.message = message
 
 
+CHANGE_LOG_LOCK = 0x43504C4F47  # "CPLOG": one PostgreSQL advisory lock for appending to the outbox
+
+
+def _serialise_outbox_writers(session: Session) -> None:
+    """Make change-log sequence order equal commit order.
+
+    PostgreSQL hands out sequence numbers at insert time, so a slow transaction could commit
+    seq 10 after another committed seq 11 -- and an indexer already past 11 would never see 10.
+    Holding one transaction-scoped advisory lock from the first outbox row to commit rules that
+    out (SQLite serialises writers anyway). The lock is taken once per transaction.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        current = session.get_transaction()
+        if current is None or session.info.get("outbox_locked") is not current:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+            session.info["outbox_locked"] = session.get_transaction()
+
+
 def log_change(session: Session, child: Child, change: str) -> None:
     if child.id is None:
         session.flush()  # a new child needs its id before the outbox row can point at it
+    _serialise_outbox_writers(session)
     session.add(ChangeLog(child_id=child.id, cp_id=child.cp_id, change=change))
 
 
 def get_or_create_organisation(session: Session, kind: str, code: str, name: str | None = None,
                                **contact: Any) -> Organisation:
-    org = session.scalar(select(Organisation).where(Organisation.kind == kind, Organisation.code == code))
+    query = select(Organisation).where(Organisation.kind == kind, Organisation.code == code)
+    org = session.scalar(query)
     if org is None:
-        org = Organisation(kind=kind, code=code, name=name or code, **contact)
-        session.add(org)
-        session.flush()
+        try:
+            with session.begin_nested():
+                org = Organisation(kind=kind, code=code, name=name or code, **contact)
+                session.add(org)
+        except IntegrityError:  # another transaction created it first: use theirs
+            org = session.scalar(query)
     elif name and org.name != name:
         org.name = name
     return org

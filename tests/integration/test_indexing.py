@@ -1,4 +1,6 @@
 """Rebuild and sync against a real Elasticsearch node, on SQLite and PostgreSQL."""
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -250,3 +252,71 @@ def test_a_document_ahead_of_the_database_needs_a_rebuild(es, sessions):
         verify(es, sessions, ALIAS, repair=True)
     rebuild(es, sessions, ALIAS, CHECKPOINT)
     assert verify(es, sessions, ALIAS).drift == []
+
+
+def test_one_worker_holds_the_lease_and_a_standby_takes_over_when_it_lapses(sessions):
+    from registry.checkpoints import LeaseLost, acquire_lease
+
+    with sessions.begin() as session:
+        assert acquire_lease(session, CHECKPOINT, "worker-a", seconds=30) is True
+    with sessions.begin() as session:
+        assert acquire_lease(session, CHECKPOINT, "worker-b", seconds=30) is False
+        assert acquire_lease(session, CHECKPOINT, "worker-a", seconds=30) is True  # renewal
+    with sessions.begin() as session:
+        assert acquire_lease(session, CHECKPOINT, "worker-a", seconds=-1) is True  # lapse it
+    with sessions.begin() as session:
+        assert acquire_lease(session, CHECKPOINT, "worker-b", seconds=30) is True
+    with pytest.raises(LeaseLost):
+        with sessions.begin() as session:
+            checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-a")
+    with sessions.begin() as session:
+        checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-b")
+    with sessions() as session:
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == 5
+
+
+def test_two_followers_racing_apply_every_change_once_in_order(es, sessions):
+    import threading
+
+    from indexing import follow, verify
+
+    ids = [add_child(sessions, given=f"Child{chr(65 + i)}") for i in range(5)]
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    stop = threading.Event()
+    applied = {"a": 0, "b": 0}
+
+    def run(name):
+        follow(es, sessions, ALIAS, CHECKPOINT, poll_seconds=0.05, owner=name, lease_seconds=5,
+               on_batch=lambda r, n=name: applied.__setitem__(n, applied[n] + r.changes),
+               should_stop=stop.is_set)
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in applied]
+    for worker in workers:
+        worker.start()
+    for round_ in range(20):
+        change_child(sessions, ids[round_ % 5],
+                     lambda s, c, r=round_: writes.update_child(s, c, family_name=f"Round{chr(65 + r)}"))
+    with sessions() as session:
+        last = checkpoints.last_change_seq(session)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            if checkpoints.get_checkpoint(session, CHECKPOINT) >= last:
+                break
+        time.sleep(0.1)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert sum(applied.values()) == 20  # no change applied twice by two workers at once
+    assert min(applied.values()) == 0  # one leader did the work; the other stood by
+    assert verify(es, sessions, ALIAS).drift == []
+    assert _doc(es, ids[4])["_source"]["family_name"] == "RoundT"
+
+
+def test_a_checkpoint_ahead_of_the_change_log_is_reported(es, sessions):
+    add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    with sessions.begin() as session:
+        checkpoints.set_checkpoint(session, CHECKPOINT, 10**6)
+    with pytest.raises(IndexingError, match="ahead of the change log"):
+        sync_once(es, sessions, ALIAS, CHECKPOINT)

@@ -88,3 +88,38 @@ def test_unknown_child_fields_are_refused(sessions):
         with pytest.raises(writes.RegistryError) as refused:
             _child(session, case_notes="anything")
         assert refused.value.field == "case_notes"
+
+
+def test_change_log_order_is_commit_order_under_concurrent_writers(sessions, database_url):
+    """A transaction that appended first but commits last must not end up behind the indexer."""
+    import threading
+
+    first_appended = threading.Event()
+    finish_first = threading.Event()
+    order = []
+
+    def slow_writer():
+        with sessions.begin() as session:
+            _child(session)
+            session.flush()
+            first_appended.set()
+            finish_first.wait(timeout=10)
+            order.append("slow committed")
+
+    def fast_writer():
+        first_appended.wait(timeout=10)
+        with sessions.begin() as session:
+            _child(session)
+            session.flush()
+        order.append("fast committed")
+
+    slow, fast = threading.Thread(target=slow_writer), threading.Thread(target=fast_writer)
+    slow.start(), fast.start()
+    fast.join(timeout=1.0)  # the fast writer must wait for the slow one's commit
+    finish_first.set()
+    slow.join(timeout=10), fast.join(timeout=10)
+    assert order == ["slow committed", "fast committed"]
+    with sessions() as session:
+        rows = session.execute(select(ChangeLog.seq, ChangeLog.child_id).order_by(ChangeLog.seq)).all()
+    # sequence order follows commit order: the slow writer's change comes first
+    assert [child_id for _, child_id in rows] == sorted(child_id for _, child_id in rows)
