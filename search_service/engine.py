@@ -163,6 +163,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node binds: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _node_account() -> tuple[int, int] | None:
     """(uid, gid) to run the node as, creating a system user when we are root."""
     if os.geteuid() != 0:
@@ -235,7 +245,7 @@ class LocalEngine:
         home = ensure_distribution(self.cache_dir, self.version)
         java_home = find_java_home()
         account = _node_account()
-        config = self._write_config(home, http_port=free_port(), transport_port=free_port())
+        config = self._write_config(home, *self._ports())
         _chown_tree(self.node_dir / "node", account)
         log = open(self.node_dir / "node" / "console.log", "ab")
         env = {
@@ -315,6 +325,18 @@ class LocalEngine:
                 if int(fields[2]) == pgid and fields[0] != "Z":
                     return True
         return False
+
+    def _ports(self) -> tuple[int, int]:
+        """The node's previous ports when still free (clients keep their URL across a restart), else new ones."""
+        self.node_dir.mkdir(parents=True, exist_ok=True)
+        remembered = self.node_dir / "ports.json"
+        if remembered.exists():
+            ports = json.loads(remembered.read_text())
+            if all(_port_free(p) for p in ports):
+                return tuple(ports)
+        ports = (free_port(), free_port())
+        remembered.write_text(json.dumps(ports))
+        return ports
 
     def _log_tail(self, lines: int = 15) -> str:
         log = self.node_dir / "node" / "console.log"

@@ -26,13 +26,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config or {})
 
-    from . import api, extensions, pages
+    from . import api, extensions, operations, pages
 
     extensions.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API takes bearer tokens, never cookies alone
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(operations.bp)
 
     @app.after_request
     def security_headers(response):

@@ -181,3 +181,17 @@ def test_search_before_the_index_exists_is_a_503_not_a_crash(client):
     status, body = _search(client, given_name="Amara", family_name="Okafor")
     assert status == 503
     assert body["message"] == "search is unavailable at the moment: try again shortly"
+
+
+def test_metrics_and_status_report_lag_and_dead_letters_without_personal_data(client, sessions, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    change_child(sessions, target, lambda s, c: writes.update_child(s, c, given_name="Amy"))
+    status = client.get("/status")
+    assert status.status_code == 200
+    body = status.get_json()
+    assert body["lag_changes"] == 1 and body["dead_letters"] == 0 and "dead_letter_examples" not in body
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "contactpoint_index_up 1.0" in metrics
+    assert "contactpoint_index_lag_changes 1.0" in metrics
+    assert "contactpoint_index_documents 1.0" in metrics
+    assert "Amara" not in metrics and target not in metrics
