@@ -191,10 +191,18 @@ def index_rebuild(ctx: Context):
 
 @index.command("sync")
 @click.option("--follow", is_flag=True, help="Keep running and apply changes as they happen.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="With --follow: serve Prometheus counters "
+              "on 127.0.0.1:PORT.")
+@click.option("--lease-seconds", type=click.FloatRange(1, 3600), default=30, show_default=True,
+              help="With --follow: how long a silent leader keeps the lease before a standby takes over.")
 @pass_ctx
-def index_sync(ctx: Context, follow: bool):
-    """Apply the change log to the index from the stored checkpoint."""
+def index_sync(ctx: Context, follow: bool, metrics_port: int | None, lease_seconds: float):
+    """Apply the change log to the index from the stored checkpoint.
+
+    With --follow, several processes may run: one holds the lease and works, the others stand by.
+    """
     from indexing import CHECKPOINT, follow as follow_changes, sync_until_current
+    from indexing.metrics import WorkerMetrics
 
     es = ctx.es()
     if not follow:
@@ -204,17 +212,27 @@ def index_sync(ctx: Context, follow: bool):
                    + (f"; {result.dead_letters} children in dead letters (see `contactpoint index status`)"
                       if result.dead_letters else ""))
         return
+    metrics = WorkerMetrics()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+
+    def applied(result):
+        metrics.record(result)
+        click.echo(f"applied {result.changes} changes; checkpoint {result.checkpoint}"
+                   + (f"; {result.dead_letters} in dead letters" if result.dead_letters else ""))
+
+    def failed(exc, delay):
+        metrics.errors.inc()
+        click.echo(f"index sync: {exc}; retrying in {delay:.1f}s", err=True)
+
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     click.echo("following the change log (Ctrl-C to stop)")
     try:
-        follow_changes(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT,
-                       on_batch=lambda r: click.echo(f"applied {r.changes} changes; checkpoint {r.checkpoint}"
-                                                     + (f"; {r.dead_letters} in dead letters" if r.dead_letters
-                                                        else "")),
-                       on_error=lambda exc, delay: click.echo(f"index sync: {exc}; retrying in {delay:.1f}s",
-                                                              err=True),
-                       should_stop=lambda: bool(stopping))
+        follow_changes(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_batch=applied, on_error=failed,
+                       should_stop=lambda: bool(stopping), lease_seconds=lease_seconds)
     except KeyboardInterrupt:
         pass
 
@@ -423,6 +441,52 @@ def relevance_show(ctx: Context, ref: str | None):
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(profile.to_dict(), indent=2))
+
+
+# --- record retention -------------------------------------------------------------------
+
+@main.group()
+def retention():
+    """Record retention: archive at 18, purge after the retention period."""
+
+
+def _children(n: int) -> str:
+    return f"{n} child" if n == 1 else f"{n} children"
+
+
+@retention.command("run")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date to apply the rules for, YYYY-MM-DD (default: the current date).")
+@click.option("--dry-run", is_flag=True, help="Say what would be archived and purged; change nothing.")
+@click.option("--verbose", "-v", is_flag=True, help="List the ContactPoint IDs affected.")
+@pass_ctx
+def retention_run(ctx: Context, today, dry_run: bool, verbose: bool):
+    """Archive children who have turned 18 and purge archived records past the retention period.
+
+    Archived children are no longer found by any search; purged children are deleted from the
+    database with their names, carers, involvements and source records, and their documents
+    leave the index at the next `contactpoint index sync`. The retention period (years after the
+    18th birthday) is CONTACTPOINT_RETENTION_YEARS. Each step is audited.
+
+    Intended to be run once a day by a scheduler (cron, a systemd timer); a run that finds nothing
+    due changes nothing, so running it again, or late, is safe.
+    """
+    import datetime as dt
+
+    from registry.retention import run_retention
+
+    day = today.date() if today is not None else dt.date.today()
+    years = ctx.settings.retention_years
+    result = run_retention(ctx.sessions, day, years, actor=_cli_actor(), dry_run=dry_run)
+    would = "would " if dry_run else ""
+    verbs = ("archive", "purge") if dry_run else ("archived", "purged")
+    click.echo(f"{would}{verbs[0]} {_children(len(result.archived))} at 18; "
+               f"{would}{verbs[1]} {_children(len(result.purged))} after {years} year{'' if years == 1 else 's'}")
+    if verbose:
+        for cp_id in result.archived:
+            click.echo(f"{verbs[0]}: {cp_id}")
+        for cp_id in result.purged:
+            click.echo(f"{verbs[1]}: {cp_id}")
 
 
 @main.command("dev")

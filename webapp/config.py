@@ -41,6 +41,7 @@ class Settings:
     secret_key: str | None = None
     max_results: int = 10
     dev_login: bool = False
+    retention_years: int = 6
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -51,13 +52,17 @@ class Settings:
             return value if value not in (None, "") else default
 
         state_dir = Path(get("STATE_DIR") or _default_state_dir())
-        max_results = get("MAX_RESULTS", "10")
-        try:
-            max_results_int = int(max_results)
-        except ValueError:
-            raise ValueError(f"{PREFIX}MAX_RESULTS must be a whole number, got {max_results!r}") from None
-        if not 1 <= max_results_int <= 50:
-            raise ValueError(f"{PREFIX}MAX_RESULTS must be between 1 and 50, got {max_results_int}")
+
+        def whole_number(name: str, default: int, low: int, high: int) -> int:
+            text = get(name, str(default))
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{name} must be a whole number, got {text!r}") from None
+            if not low <= value <= high:
+                raise ValueError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+            return value
+
         return cls(
             state_dir=state_dir,
             cache_dir=Path(get("CACHE_DIR") or _default_cache_dir()),
@@ -69,8 +74,9 @@ class Settings:
             es_version=get("ES_VERSION"),
             es_alias=get("ES_ALIAS", "children"),
             secret_key=get("SECRET_KEY"),
-            max_results=max_results_int,
+            max_results=whole_number("MAX_RESULTS", 10, 1, 50),
             dev_login=get("DEV_LOGIN", "0") in ("1", "true", "yes"),
+            retention_years=whole_number("RETENTION_YEARS", 6, 1, 100),
         )
 
     def replace(self, **changes) -> "Settings":
