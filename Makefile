@@ -13,6 +13,7 @@ test: bootstrap
 bench: bootstrap
 	.venv/bin/python bench/search_quality.py
 	.venv/bin/python bench/feed_load.py
+	.venv/bin/python bench/indexing.py
 
 clean:
 	rm -rf .venv .pytest_cache test-artifacts build *.egg-info

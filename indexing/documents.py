@@ -1,21 +1,66 @@
 """One document builder for full rebuilds and incremental sync alike."""
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from analyzers import family_full_keys, family_name_keys, given_name_keys, normalise_postcode, outward_code
-from registry.models import Child
+from registry.models import Child, ChildName, Organisation
 
 
-def load_children(session: Session, child_ids: Iterable[int]) -> list[Child]:
+@dataclass(frozen=True)
+class NameRecord:
+    given_name: str
+    middle_names: str | None
+    family_name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Authority:
+    code: str
+
+
+@dataclass
+class ChildRecord:
+    """What the document builder reads of a child, loaded with plain queries (the ORM is too slow
+    for millions). ``registry.models.Child`` has the same attributes, so either can be built."""
+    id: int
+    cp_id: str
+    given_name: str
+    middle_names: str | None
+    family_name: str
+    date_of_birth: dt.date
+    gender: str
+    postcode: str | None
+    shielded: bool
+    status: str
+    updated_at: dt.datetime | None
+    local_authority: Authority | None
+    names: list[NameRecord] = field(default_factory=list)
+
+
+def load_children(session: Session, child_ids: Iterable[int]) -> list[ChildRecord]:
     ids = list(child_ids)
     if not ids:
         return []
-    return list(session.scalars(select(Child).where(Child.id.in_(ids))
-                                .options(selectinload(Child.names), selectinload(Child.local_authority))))
+    rows = session.execute(
+        select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name, Child.date_of_birth,
+               Child.gender, Child.postcode, Child.shielded, Child.status, Child.updated_at, Organisation.code)
+        .outerjoin(Organisation, Child.local_authority_id == Organisation.id)
+        .where(Child.id.in_(ids)))
+    children = {row[0]: ChildRecord(*row[:11], local_authority=Authority(row[11]) if row[11] else None)
+                for row in rows}
+    names = session.execute(select(ChildName.child_id, ChildName.given_name, ChildName.middle_names,
+                                   ChildName.family_name, ChildName.kind)
+                            .where(ChildName.child_id.in_(list(children))).order_by(ChildName.id))
+    for child_id, *name in names:
+        children[child_id].names.append(NameRecord(*name))
+    return list(children.values())
 
 
 def _unique(values: Iterable[str]) -> list[str]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch.helpers import parallel_bulk
 from sqlalchemy.orm import sessionmaker
 
 from registry import checkpoints
 
-from .admin import install_template, new_index_name, swap_alias
+from .admin import install_template, new_index_name, swap_alias, template_body
 from .documents import build_document, load_children
 
-CHUNK = 500
+CHUNK = 2000
 
 
 def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
@@ -35,14 +35,20 @@ def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_na
         # Everything up to here goes into the new index; later changes are caught up by sync.
         up_to = checkpoints.last_change_seq(session)
     index = new_index_name(alias)
-    es.indices.create(index=index, settings={"index": {"refresh_interval": "-1", "number_of_replicas": 0}})
+    # Load fast (no refreshes, no replicas, translog flushed in the background): nothing reads this
+    # index until the alias moves, and a failed load is thrown away whole.
+    load_settings = {"refresh_interval": "-1", "number_of_replicas": 0, "translog.durability": "async"}
+    es.indices.create(index=index, settings={"index": load_settings})
     count = 0
     try:
-        for ok, item in streaming_bulk(es, _actions(sessions, index, up_to), chunk_size=CHUNK,
-                                       raise_on_error=True, max_retries=3):
+        # Requests go out on two threads so building documents overlaps Elasticsearch's indexing.
+        for ok, item in parallel_bulk(es, _actions(sessions, index, up_to), chunk_size=CHUNK, thread_count=2,
+                                      queue_size=4, raise_on_error=True):
             count += 1
             on_progress(1)
-        es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None}})
+        replicas = template_body(alias)["template"]["settings"].get("number_of_replicas", 1)
+        es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None, "translog.durability": None,
+                                                                 "number_of_replicas": replicas}})
         es.indices.refresh(index=index)
         old = swap_alias(es, alias, index)
     except BaseException:

@@ -245,6 +245,8 @@ class LocalEngine:
         home = ensure_distribution(self.cache_dir, self.version)
         java_home = find_java_home()
         account = _node_account()
+        if account is not None:
+            self._check_reachable()
         config = self._write_config(home, *self._ports())
         _chown_tree(self.node_dir / "node", account)
         log = open(self.node_dir / "node" / "console.log", "ab")
@@ -325,6 +327,14 @@ class LocalEngine:
                 if int(fields[2]) == pgid and fields[0] != "Z":
                     return True
         return False
+
+    def _check_reachable(self) -> None:
+        """The unprivileged node user must be able to pass through every parent directory."""
+        for parent in self.node_dir.resolve().parents:
+            if parent.exists() and not parent.stat().st_mode & 0o001:
+                raise EngineError(f"{parent} is not accessible to other users, so the unprivileged "
+                                  f"'{NODE_USER}' user cannot reach {self.node_dir}: put the node elsewhere "
+                                  "(CONTACTPOINT_STATE_DIR) or chmod o+x that directory")
 
     def _ports(self) -> tuple[int, int]:
         """The node's previous ports when still free (clients keep their URL across a restart), else new ones."""

@@ -1,0 +1,199 @@
+"""Indexer throughput and lag.
+
+    .venv/bin/python bench/indexing.py [--children 1000000] [--rate 100] [--seconds 30] [--database-url URL]
+
+1. Bulk-loads N synthetic children (names from registry.demo_data, cycled past 100k distinct
+   specs) straight into a fresh database, each with its names and one change-log row.
+2. Times `rebuild` (the production code path) into a fresh index: children per second.
+3. Starts a real `contactpoint index sync --follow` process, writes changes through the
+   registry at a steady rate, and measures for each change the time from its commit until
+   the worker's checkpoint passed it (p50/p95), plus the worker's peak RSS (VmHWM).
+Starts its own Elasticsearch node unless --es-url is given; cleans up after itself.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from sqlalchemy import insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexing import CHECKPOINT, rebuild  # noqa: E402
+from registry import checkpoints, cpid, writes  # noqa: E402
+from registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+from registry.demo_data import generate_children, local_authorities  # noqa: E402
+from registry.models import ChangeLog, Child, ChildName, Organisation  # noqa: E402
+from webapp.config import Settings  # noqa: E402
+
+ALIAS = "bench-index"
+DISTINCT = 100_000
+BATCH = 10_000
+
+
+def load_children(engine, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    las = local_authorities()
+    with engine.begin() as conn:
+        conn.execute(insert(Organisation), [{"id": i + 1, "kind": "local_authority", "code": la["code"],
+                                             "name": la["name"]} for i, la in enumerate(las)])
+    la_ids = {la["code"]: i + 1 for i, la in enumerate(las)}
+    specs = itertools.cycle(list(generate_children(min(count, DISTINCT), seed=seed)))
+    used: set[str] = set()
+
+    def new_cp_id() -> str:
+        while True:  # random IDs collide now and then at this scale (as the registry also checks)
+            candidate = cpid.generate(rng)
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+
+    now = dt.datetime.now(dt.timezone.utc)
+    start = time.perf_counter()
+    for first in range(1, count + 1, BATCH):
+        children, names, changes = [], [], []
+        for child_id in range(first, min(first + BATCH, count + 1)):
+            spec = next(specs)
+            c = spec["child"]
+            children.append({"id": child_id, "cp_id": new_cp_id(), "given_name": c["given_name"],
+                             "middle_names": c["middle_names"], "family_name": c["family_name"],
+                             "date_of_birth": c["date_of_birth"], "gender": c["gender"],
+                             "address_line_1": c["address_line_1"], "town": c["town"], "postcode": c["postcode"],
+                             "local_authority_id": la_ids[c["la_code"]], "shielded": spec["shielded"],
+                             "status": "active", "created_at": now, "updated_at": now})
+            names.append({"child_id": child_id, "kind": "primary", "given_name": c["given_name"],
+                          "middle_names": c["middle_names"], "family_name": c["family_name"]})
+            names.extend({"child_id": child_id, "kind": a["kind"], "given_name": a["given_name"],
+                          "middle_names": a.get("middle_names"), "family_name": a["family_name"]}
+                         for a in spec["aliases"])
+            changes.append({"seq": child_id, "child_id": child_id, "cp_id": children[-1]["cp_id"],
+                            "change": "created", "created_at": now})
+        with engine.begin() as conn:
+            conn.execute(insert(Child), children)
+            conn.execute(insert(ChildName), names)
+            conn.execute(insert(ChangeLog), changes)
+    print(f"loaded {count:,} children into the database in {time.perf_counter() - start:.0f}s", flush=True)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def measure_lag(sessions, database_url: str, es_url: str, rate: float, seconds: float) -> None:
+    env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_ES_URL": es_url,
+           "CONTACTPOINT_ES_ALIAS": ALIAS}
+    worker = subprocess.Popen([sys.executable, "-m", "webapp.cli", "index", "sync", "--follow"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    committed: dict[int, float] = {}
+    applied: dict[int, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set() or len(applied) < len(committed):
+            with sessions() as session:
+                checkpoint = checkpoints.get_checkpoint(session, CHECKPOINT)
+            now = time.perf_counter()
+            for seq in [s for s in list(committed) if s <= checkpoint and s not in applied]:
+                applied[seq] = now
+            if done.is_set() and time.perf_counter() - stop_writing > 30:
+                break
+            time.sleep(0.02)
+
+    stop_writing = float("inf")
+    watcher = threading.Thread(target=watch)
+    try:
+        time.sleep(3)  # let the worker start
+        with sessions() as session:
+            ids = list(session.scalars(select(Child.id).order_by(Child.id).limit(5000)))
+        watcher.start()
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            target = start + n * interval
+            pause = target - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            with sessions.begin() as session:
+                child = session.get(Child, ids[n % len(ids)])
+                writes.update_child(session, child, town=f"Town {n}")
+                session.flush()
+                seq = checkpoints.last_change_seq(session)
+            committed[seq] = time.perf_counter()
+        achieved = len(committed) / (time.perf_counter() - start)
+        stop_writing = time.perf_counter()
+        done.set()
+        watcher.join(timeout=60)
+        lags = sorted(applied[s] - committed[s] for s in applied)
+        missing = len(committed) - len(applied)
+        p95 = lags[min(len(lags) - 1, int(len(lags) * 0.95))] if lags else float("nan")
+        print(f"sync lag at {achieved:.0f} changes/s for {seconds:.0f}s: p50 {statistics.median(lags):.3f}s "
+              f"p95 {p95:.3f}s max {lags[-1]:.3f}s ({len(lags)} changes, {missing} not applied in time)")
+        print(f"sync worker peak RSS: {peak_rss_mb(worker.pid):.0f} MB")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url")
+    parser.add_argument("--es-url")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    work = Path(tempfile.mkdtemp(prefix="cp-bench-indexing-"))
+    work.chmod(0o755)  # the node runs as an unprivileged user, which must reach its directory
+    node = None
+    try:
+        url = args.es_url
+        if url is None:
+            from search_service.engine import LocalEngine
+
+            node = LocalEngine(work / "es", Settings.from_env({}).cache_dir, heap="2g")
+            url = node.start().url
+        es = Elasticsearch(url, request_timeout=120)
+        database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
+        engine = make_engine(database_url)
+        upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        load_children(engine, args.children, args.seed)
+
+        start = time.perf_counter()
+        index, count = rebuild(es, sessions, ALIAS, CHECKPOINT)
+        elapsed = time.perf_counter() - start
+        print(f"rebuild: {count:,} children in {elapsed:.0f}s = {count / elapsed:,.0f} children/s", flush=True)
+        print(f"benchmark process peak RSS: {peak_rss_mb(os.getpid()):.0f} MB", flush=True)
+        measure_lag(sessions, database_url, url, args.rate, args.seconds)
+    finally:
+        if node is not None:
+            node.stop()  # its data lives under `work`, removed below
+        elif args.es_url:
+            Elasticsearch(args.es_url).indices.delete(index=f"{ALIAS}-*", ignore_unavailable=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
