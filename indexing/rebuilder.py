@@ -20,11 +20,13 @@ def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
         versions = checkpoints.latest_change_per_child(session, up_to)
     for start in range(0, len(versions), CHUNK):
         chunk = dict(versions[start:start + CHUNK])
+        # Read a chunk, close the session, then hand the documents on: no transaction stays open
+        # (on SQLite that would hold the write lock) while Elasticsearch works.
         with sessions() as session:
-            for child in load_children(session, chunk):
-                yield {"_op_type": "index", "_index": index, "_id": child.cp_id,
-                       "version": chunk[child.id], "version_type": "external",
-                       "_source": build_document(child)}
+            children = load_children(session, chunk)
+        for child in children:
+            yield {"_op_type": "index", "_index": index, "_id": child.cp_id, "version": chunk[child.id],
+                   "version_type": "external", "_source": build_document(child)}
 
 
 def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,

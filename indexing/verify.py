@@ -44,17 +44,17 @@ def document_hash(document: dict) -> str:
 
 
 def _database_side(sessions: sessionmaker) -> Iterator[tuple[str, int, str]]:
-    """(cp_id, child_id, hash) for every child, in cp_id order."""
+    """(cp_id, child_id, hash) for every child, in cp_id order (no transaction held between chunks)."""
     last = ""
     while True:
         with sessions() as session:
             rows = session.execute(select(Child.cp_id, Child.id).where(Child.cp_id > last)
                                    .order_by(Child.cp_id).limit(CHUNK)).all()
-            if not rows:
-                return
             children = {c.id: c for c in load_children(session, [child_id for _, child_id in rows])}
-            for cp_id, child_id in rows:
-                yield cp_id, child_id, document_hash(build_document(children[child_id]))
+        if not rows:
+            return
+        for cp_id, child_id in rows:
+            yield cp_id, child_id, document_hash(build_document(children[child_id]))
         last = rows[-1][0]
 
 

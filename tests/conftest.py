@@ -50,14 +50,20 @@ def es(es_url):
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgres_server():
+    """The session's own PostgreSQL (None when an external one is configured)."""
     if os.environ.get("CONTACTPOINT_TEST_POSTGRES_URL"):
-        yield os.environ["CONTACTPOINT_TEST_POSTGRES_URL"]
+        yield None
         return
     server = LocalPostgres()
-    url = server.start()
-    yield url
+    server.start()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    return postgres_server.url if postgres_server else os.environ["CONTACTPOINT_TEST_POSTGRES_URL"]
 
 
 @pytest.fixture(scope="session")

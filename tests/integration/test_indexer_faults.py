@@ -97,3 +97,24 @@ def test_elasticsearch_stopped_and_started_during_sync(sessions, settings, tmp_p
             worker.wait(timeout=15)
         node.stop()
         shutil.rmtree(node.node_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_database_restarted_during_sync(es, es_url, sessions, settings, postgres_server, tmp_path):
+    if postgres_server is None:
+        pytest.skip("needs the test session's own PostgreSQL to restart it")
+    ids = [add_child(sessions, given=f"Kid{chr(65 + i)}") for i in range(20)]
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    worker = _worker(settings, es_url, tmp_path / "worker.log")
+    try:
+        _churn(sessions, ids, 50, "Before")
+        _wait_until(lambda: _checkpoint(sessions)[0] == _checkpoint(sessions)[1], 30, "the worker to catch up")
+        postgres_server.restart()  # every connection, the worker's included, is cut
+        _churn(sessions, ids, 80, "After")
+        _wait_until(lambda: _checkpoint(sessions)[0] == _checkpoint(sessions)[1], 60, "the worker to recover")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+    assert worker.returncode is not None
+    report = verify(es, sessions, ALIAS)
+    assert report.drift == [] and report.database == 20

@@ -320,3 +320,46 @@ def test_a_checkpoint_ahead_of_the_change_log_is_reported(es, sessions):
         checkpoints.set_checkpoint(session, CHECKPOINT, 10**6)
     with pytest.raises(IndexingError, match="ahead of the change log"):
         sync_once(es, sessions, ALIAS, CHECKPOINT)
+
+
+def test_changes_made_during_a_rebuild_are_caught_up_by_sync(es, sessions, monkeypatch):
+    first = add_child(sessions, "Amara", "Okafor")
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    original = rebuild_module._actions
+
+    def actions_with_a_change_midway(*args):
+        for n, action in enumerate(original(*args)):
+            if n == 0:  # someone edits the child while the new index is being built
+                change_child(sessions, first, lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
+            yield action
+
+    monkeypatch.setattr(rebuild_module, "_actions", actions_with_a_change_midway)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    assert _doc(es, first)["_source"]["family_name"] == "Okafor"  # the new index was built from before
+    sync_until_current(es, sessions, ALIAS, CHECKPOINT)
+    assert _doc(es, first)["_source"]["family_name"] == "Adeyemi"
+
+
+def test_elasticsearch_busy_keeps_the_checkpoint_for_a_retry(es, sessions, monkeypatch):
+    import indexing.sync as sync_module
+
+    cp_id = add_child(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    change_child(sessions, cp_id, lambda s, c: writes.update_child(s, c, given_name="Amy"))
+    with sessions() as session:
+        before = checkpoints.get_checkpoint(session, CHECKPOINT)
+    real_bulk = sync_module.bulk
+
+    def busy(es_client, actions, **kwargs):  # the real client, answering 429 for every item
+        return 0, [{"index": {"_id": a["_id"], "status": 429, "error": {"type": "es_rejected_execution_exception"}}}
+                   for a in actions]
+
+    monkeypatch.setattr(sync_module, "bulk", busy)
+    with pytest.raises(IndexingError, match="overloaded or unavailable"):
+        sync_once(es, sessions, ALIAS, CHECKPOINT)
+    with sessions() as session:
+        assert checkpoints.get_checkpoint(session, CHECKPOINT) == before
+        assert checkpoints.dead_letter_count(session) == 0
+    monkeypatch.setattr(sync_module, "bulk", real_bulk)
+    sync_once(es, sessions, ALIAS, CHECKPOINT)
+    assert _doc(es, cp_id)["_source"]["given_name"] == "Amy"

@@ -48,10 +48,17 @@ class LocalPostgres:
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
         data = self.dir / "data"
         self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync")
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "server.log"), "-w", "start")
+        self._run("pg_ctl", "-D", str(data), "-o", self._options(), "-l", str(self.dir / "server.log"), "-w", "start")
         return self.url
+
+    def _options(self) -> str:
+        return (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+
+    def restart(self) -> None:
+        """Stop (dropping every connection) and start again on the same port."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", self._options(), "-l", str(self.dir / "server.log"),
+                  "-m", "fast", "-w", "restart")
 
     def stop(self) -> None:
         try:
