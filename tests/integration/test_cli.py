@@ -12,16 +12,6 @@ from webapp.cli import main
 from .helpers import years_ago
 
 
-@pytest.fixture
-def run(settings, es):
-    env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
-           "CONTACTPOINT_STATE_DIR": str(settings.state_dir)}
-
-    def invoke(*args):
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return invoke
-
-
 def test_feed_load_reports_every_row_and_exits_non_zero_on_rejects(run, tmp_path):
     feed = tmp_path / "census.csv"
     dob = years_ago(8).isoformat()

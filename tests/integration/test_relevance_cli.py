@@ -2,23 +2,11 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from access_control import audit
 from registry.models import AuditEvent
 from search_service.profiles import default_profile
-from webapp.cli import main
-
-
-@pytest.fixture
-def run(settings, es):
-    env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
-           "CONTACTPOINT_STATE_DIR": str(settings.state_dir)}
-
-    def invoke(*args):
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return invoke
 
 
 @pytest.fixture

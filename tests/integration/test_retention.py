@@ -3,7 +3,6 @@ import datetime as dt
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from access_control import audit
@@ -12,7 +11,6 @@ from registry import retention, writes
 from registry.models import (
     AuditEvent, Carer, ChangeLog, Child, ChildName, Involvement, SourceRecord,
 )
-from webapp.cli import main
 from webapp.config import Settings
 
 from .helpers import ALIAS, CHECKPOINT, add_child, change_child, years_ago
@@ -327,16 +325,6 @@ def test_a_dry_run_reports_the_same_outcome_and_writes_nothing(sessions):
 
 
 # --- the command line -------------------------------------------------------------------------
-
-@pytest.fixture
-def run(settings):
-    env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
-           "CONTACTPOINT_STATE_DIR": str(settings.state_dir), "CONTACTPOINT_RETENTION_YEARS": None}
-
-    def invoke(*args, **extra_env):
-        return CliRunner().invoke(main, list(args), env={**env, **extra_env})
-    return invoke
-
 
 def test_cli_retention_run(run, sessions):
     turning, young, expired, retained, forgotten = _population(sessions)

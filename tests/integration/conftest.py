@@ -1,0 +1,16 @@
+"""Fixtures shared by the integration tests."""
+import pytest
+from click.testing import CliRunner
+
+from webapp.cli import main
+
+
+@pytest.fixture
+def run(settings, es):
+    """Invoke the `contactpoint` CLI against this test's database and cluster."""
+    env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
+           "CONTACTPOINT_STATE_DIR": str(settings.state_dir), "CONTACTPOINT_RETENTION_YEARS": None}
+
+    def invoke(*args, **extra_env):
+        return CliRunner().invoke(main, list(args), env={**env, **extra_env}, catch_exceptions=False)
+    return invoke
