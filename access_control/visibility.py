@@ -15,7 +15,6 @@ from registry.models import Child, Organisation
 
 ROLES = ("practitioner", "la_management", "national_admin", "auditor", "relevance_admin", "api_client",
          "indexer")
-SEARCH_ROLES = ("practitioner", "la_management", "national_admin", "api_client")
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,6 @@ class VisibilityPolicy:
     def __init__(self, viewer: Viewer):
         self.viewer = viewer
 
-    @property
-    def may_search(self) -> bool:
-        return self.viewer.role in SEARCH_ROLES
-
     def query_filters(self) -> list[dict]:
         """Filters every search carries: only children a practitioner may find."""
         return [{"term": {"status": "active"}}]
@@ -49,11 +44,6 @@ class VisibilityPolicy:
                                         {"term": {"local_authority_code": self.viewer.la_code}}],
                              "minimum_should_match": 1}}
         return {"term": {"shielded": False}}
-
-    def sees_full_record(self, shielded: bool, la_code: str | None) -> bool:
-        if not shielded or self.viewer.role == "national_admin":
-            return True
-        return self.viewer.role == "la_management" and la_code is not None and la_code == self.viewer.la_code
 
     def recheck(self, session: Session, cp_ids: list[str]) -> dict[str, tuple[bool, str | None]]:
         """Current (shielded, owning LA code) of the given children that may still be shown.

@@ -94,9 +94,9 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
     with sessions() as session:
         start = checkpoints.get_checkpoint(session, checkpoint_name)
         changes = checkpoints.changes_after(session, start, batch_size)
-        if not changes and start > checkpoints.last_change_seq(session):
+        if not changes and start > (last_logged := checkpoints.last_change_seq(session)):
             raise IndexingError(
-                f"the checkpoint ({start}) is ahead of the change log ({checkpoints.last_change_seq(session)}): "
+                f"the checkpoint ({start}) is ahead of the change log ({last_logged}): "
                 "was the database restored from a backup? Run `contactpoint index rebuild`, which resets it")
         retry = [d.child_id for d in checkpoints.dead_letters(session, RETRY_DEAD_LETTERS)]
         versions = checkpoints.latest_seq_of(session, retry)

@@ -88,8 +88,9 @@ def cp_ids_of(session: Session, child_ids: list[int]) -> dict[int, str]:
     """The ContactPoint IDs the change log recorded, for children that no longer exist."""
     if not child_ids:
         return {}
-    rows = session.execute(select(ChangeLog.child_id, ChangeLog.cp_id)
-                           .where(ChangeLog.child_id.in_(child_ids), ChangeLog.cp_id.is_not(None)))
+    rows = session.execute(select(ChangeLog.child_id, func.max(ChangeLog.cp_id))  # one row per child
+                           .where(ChangeLog.child_id.in_(child_ids), ChangeLog.cp_id.is_not(None))
+                           .group_by(ChangeLog.child_id))
     return {child_id: cp_id for child_id, cp_id in rows}
 
 

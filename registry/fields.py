@@ -9,8 +9,8 @@ from marshmallow import ValidationError, fields, validate
 from analyzers import name_problem, normalise_postcode
 
 from .models import GENDERS
+from .retention import eighteenth_birthday
 
-MAX_AGE_YEARS = 18
 _GENDER_CODES = {"f": "female", "m": "male", "o": "other", "u": "unknown", "x": "other",
                  "1": "male", "2": "female", "9": "unknown", "0": "unknown"}
 
@@ -24,11 +24,7 @@ def birth_date_of_a_child(value: dt.date) -> None:
     today = dt.date.today()
     if value > today:
         raise ValidationError("must not be in the future")
-    try:
-        eighteenth = value.replace(year=value.year + MAX_AGE_YEARS)
-    except ValueError:  # born on 29 February
-        eighteenth = dt.date(value.year + MAX_AGE_YEARS, 3, 1)
-    if eighteenth <= today:
+    if eighteenth_birthday(value) <= today:  # the same rule retention archives by
         raise ValidationError("the person is 18 or over: ContactPoint only holds children")
 
 

@@ -104,10 +104,11 @@ def update_child(session: Session, child: Child, *, la_code: str | None = None, 
 
 
 def set_setting(session: Session, child: Child, kind: str, org: Organisation | None) -> None:
-    """Record the child's school or GP practice."""
-    attribute = {"school": "school", "gp_practice": "gp_practice"}[kind]
-    if getattr(child, attribute) is not org:
-        setattr(child, attribute, org)
+    """Record the child's school or GP practice (``kind`` is the attribute: "school" or "gp_practice")."""
+    if kind not in ("school", "gp_practice"):
+        raise ValueError(f"kind must be school or gp_practice, not {kind!r}")
+    if getattr(child, kind) is not org:
+        setattr(child, kind, org)
         log_change(session, child, f"{kind}_changed")
 
 
