@@ -43,6 +43,12 @@ def append(session: Session, actor: str, organisation: str | None, action: str, 
     return event
 
 
+def record(session: Session, viewer, action: str, details: dict) -> AuditEvent:
+    """Append an event by ``viewer`` (an access_control.Viewer), with who they are and for whom they act."""
+    return append(session, viewer.username, viewer.organisation, action,
+                  {"role": viewer.role, "actor_la": viewer.la_code, "on_behalf_of": viewer.on_behalf_of, **details})
+
+
 def verify(session: Session) -> list[str]:
     """Problems found in the chain (empty when intact): edited, removed, inserted or reordered events."""
     problems = []

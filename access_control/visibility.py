@@ -1,8 +1,11 @@
 """The one visibility policy: what a caller may find and see. Every read path goes through it.
 
 Ordinary users find active children only and see a shielded child's identity with the
-"shielded" marker, never its location; location criteria never count for a shielded child.
-The owning local authority's management team and national administrators see everything.
+"shielded" marker and the owning local authority team's contact, never its location, carers,
+settings or services; location criteria never count for a shielded child. The owning local
+authority's management team and national administrators see everything, audited as such.
+Sensitive services are shown only to the owning authority's team, national administrators and
+the service's own organisation.
 """
 from __future__ import annotations
 
@@ -11,10 +14,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.models import Child, Organisation
+from registry.models import ROLES, Child, Organisation
 
-ROLES = ("practitioner", "la_management", "national_admin", "auditor", "relevance_admin", "api_client",
-         "indexer")
+from .permissions import allowed
+
+__all__ = ["PURPOSES", "ROLES", "Viewer", "VisibilityPolicy"]
+
+PURPOSES = {
+    "safeguarding_concern": "Safeguarding concern",
+    "new_referral": "New referral",
+    "service_coordination": "Co-ordinating services",
+    "contact_details": "Finding another practitioner's contact details",
+}
 
 
 @dataclass(frozen=True)
@@ -27,23 +38,41 @@ class Viewer:
     on_behalf_of: str | None = None
 
 
+def _org(org: Organisation | None) -> dict | None:
+    if org is None:
+        return None
+    return {"code": org.code, "name": org.name, "phone": org.phone, "email": org.email}
+
+
 class VisibilityPolicy:
     def __init__(self, viewer: Viewer):
         self.viewer = viewer
+
+    def may(self, permission: str) -> bool:
+        return allowed(self.viewer.role, permission)
+
+    # --- the query side ---------------------------------------------------------------------
 
     def query_filters(self) -> list[dict]:
         """Filters every search carries: only children a practitioner may find."""
         return [{"term": {"status": "active"}}]
 
-    def location_scope(self) -> dict | None:
-        """Which children location criteria may count for (None: all of them)."""
+    def location_scope(self, shielded_since_indexed: list[str] = ()) -> dict | None:
+        """Which children location criteria may count for (None: all of them).
+
+        ``shielded_since_indexed`` are children shielded in the database whose index documents
+        do not show it yet: they are treated as shielded at once.
+        """
         if self.viewer.role == "national_admin":
             return None
+        unshielded = {"term": {"shielded": False}}
+        if shielded_since_indexed:
+            unshielded = {"bool": {"filter": [unshielded],
+                                   "must_not": [{"terms": {"cp_id": list(shielded_since_indexed)}}]}}
         if self.viewer.role == "la_management" and self.viewer.la_code:
-            return {"bool": {"should": [{"term": {"shielded": False}},
-                                        {"term": {"local_authority_code": self.viewer.la_code}}],
+            return {"bool": {"should": [unshielded, {"term": {"local_authority_code": self.viewer.la_code}}],
                              "minimum_should_match": 1}}
-        return {"term": {"shielded": False}}
+        return unshielded
 
     def recheck(self, session: Session, cp_ids: list[str]) -> dict[str, tuple[bool, str | None]]:
         """Current (shielded, owning LA code) of the given children that may still be shown.
@@ -58,3 +87,64 @@ class VisibilityPolicy:
             .outerjoin(Organisation, Child.local_authority_id == Organisation.id)
             .where(Child.cp_id.in_(cp_ids)))
         return {cp_id: (bool(shielded), la_code) for cp_id, shielded, status, la_code in rows if status == "active"}
+
+    # --- the rendering side -----------------------------------------------------------------
+
+    def _owns(self, child: Child) -> bool:
+        la = child.local_authority.code if child.local_authority else None
+        return self.viewer.role == "la_management" and la is not None and la == self.viewer.la_code
+
+    def access_basis(self, child: Child) -> str:
+        """Why the viewer sees what they see: recorded with every view."""
+        if self.viewer.role == "national_admin":
+            return "national_admin"
+        if self._owns(child):
+            return "owning_local_authority"
+        return "shielded_redacted" if child.shielded else "practitioner"
+
+    def may_open(self, child: Child) -> bool:
+        """Whether the viewer may open this record at all (archived ones only for their owners)."""
+        if not self.may("view_record"):
+            return False
+        if child.status == "active":
+            return True
+        return child.status == "archived" and (self.viewer.role == "national_admin" or self._owns(child))
+
+    def sees_location(self, child: Child) -> bool:
+        return not child.shielded or self.viewer.role == "national_admin" or self._owns(child)
+
+    def _sees_sensitive(self, child: Child, involvement) -> bool:
+        return (self.viewer.role == "national_admin" or self._owns(child)
+                or involvement.organisation.code == self.viewer.organisation)
+
+    def present(self, child: Child) -> dict:
+        """The record as this viewer may see it: the only shape any page or API renders."""
+        record = {
+            "cp_id": child.cp_id, "given_name": child.given_name, "middle_names": child.middle_names,
+            "family_name": child.family_name, "date_of_birth": child.date_of_birth.isoformat(),
+            "gender": child.gender, "shielded": bool(child.shielded), "status": child.status,
+            "local_authority": _org(child.local_authority),
+        }
+        if not self.sees_location(child):
+            # Identity, the marker and whom to ask: nothing that says where the child is.
+            return {**record, "redacted": True}
+        return {
+            **record, "redacted": False,
+            "shielding_reason": child.shielding_reason if child.shielded else None,
+            "other_names": [{"kind": n.kind, "given_name": n.given_name, "middle_names": n.middle_names,
+                             "family_name": n.family_name} for n in child.names if n.kind in ("alias", "previous")],
+            "address": {"line_1": child.address_line_1, "line_2": child.address_line_2, "town": child.town,
+                        "postcode": child.postcode},
+            "school": _org(child.school), "gp_practice": _org(child.gp_practice),
+            "carers": [{"given_name": c.given_name, "family_name": c.family_name,
+                        "relationship": c.relationship_to_child, "parental_responsibility": c.parental_responsibility,
+                        "phone": c.phone, "email": c.email} for c in child.carers],
+            "involvements": [{
+                "organisation": _org(i.organisation), "practitioner_name": i.practitioner_name, "role": i.role,
+                "phone": i.phone, "email": i.email, "start_date": i.start_date.isoformat(),
+                "end_date": i.end_date.isoformat() if i.end_date else None,
+                "lead_professional": i.lead_professional, "caf_held": i.caf_held,
+                "info_to_share": i.info_to_share, "assessment_undertaken": i.assessment_undertaken,
+                "sensitive_category": i.sensitive_category,
+            } for i in child.involvements if i.sensitive_category is None or self._sees_sensitive(child, i)],
+        }

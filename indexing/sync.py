@@ -64,11 +64,16 @@ def _actions_for(session, index: str, versions: dict[int, int]
     return actions, failed, owners
 
 
-def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int]) -> dict[int, tuple[str, str]]:
-    """Bulk-write; returns refused children with the reason. Raises on transient failures."""
+def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int], wait_for_search: bool = False
+           ) -> dict[int, tuple[str, str]]:
+    """Bulk-write; returns refused children with the reason. Raises on transient failures.
+
+    ``wait_for_search`` returns only once the documents are searchable: used when a child was
+    shielded, because searches stop treating it specially once the checkpoint passes the change.
+    """
     if not actions:
         return {}
-    _, errors = bulk(es, actions, refresh=False, raise_on_error=False, raise_on_exception=True, max_retries=3)
+    _, errors = bulk(es, actions, refresh="wait_for" if wait_for_search else False, raise_on_error=False, raise_on_exception=True, max_retries=3)
     refused = {}
     for error in errors:
         (op, item), = error.items()
@@ -105,7 +110,7 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
         if not versions:
             return SyncResult(0, 0, start)
         actions, failed, owners = _actions_for(session, index, versions)
-    refused = _write(es, actions, owners)
+    refused = _write(es, actions, owners, wait_for_search=any(c.change == "shielded" for c in changes))
     failed.update(refused)
     last = changes[-1].seq if changes else start
     with sessions.begin() as session:

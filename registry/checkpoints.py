@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import ChangeLog, IndexCheckpoint, IndexDeadLetter
+from .models import ChangeLog, Child, IndexCheckpoint, IndexDeadLetter
 
 
 def get_checkpoint(session: Session, name: str) -> int:
@@ -115,3 +115,16 @@ def dead_letters(session: Session, limit: int = 100) -> list[IndexDeadLetter]:
 
 def dead_letter_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(IndexDeadLetter))
+
+
+def shielded_since_indexed(session: Session, checkpoint_name: str) -> list[str]:
+    """Children shielded in the database whose index documents may not say so yet.
+
+    A shielding the indexer has not applied (after its checkpoint, or stuck as a dead letter).
+    Searches treat these as shielded at once, so a lagging index cannot leak a location match.
+    """
+    seq = get_checkpoint(session, checkpoint_name)
+    pending = or_(ChangeLog.seq > seq, ChangeLog.child_id.in_(select(IndexDeadLetter.child_id)))
+    return list(session.scalars(
+        select(Child.cp_id).join(ChangeLog, ChangeLog.child_id == Child.id)
+        .where(Child.shielded.is_(True), ChangeLog.change == "shielded", pending).distinct()))

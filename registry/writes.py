@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from . import cpid
 from .models import (
-    SENSITIVE_CATEGORIES, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
+    SENSITIVE_CATEGORIES, SHIELDING_REASONS, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
 )
 
 CHILD_FIELDS = ("given_name", "middle_names", "family_name", "date_of_birth", "gender",
@@ -112,7 +112,11 @@ def set_setting(session: Session, child: Child, kind: str, org: Organisation | N
         log_change(session, child, f"{kind}_changed")
 
 
-def set_shielded(session: Session, child: Child, shielded: bool) -> None:
+def set_shielded(session: Session, child: Child, shielded: bool, reason: str | None = None) -> None:
+    """Shield or unshield the child; ``reason`` is the category recorded while it is shielded."""
+    if reason is not None and reason not in SHIELDING_REASONS:
+        raise RegistryError("reason_category", f"must be one of {', '.join(SHIELDING_REASONS)}")
+    child.shielding_reason = reason if shielded else None
     if child.shielded != shielded:
         child.shielded = shielded
         log_change(session, child, "shielded" if shielded else "unshielded")

@@ -19,6 +19,7 @@ from registry.db import make_engine, make_sessionmaker, upgrade
 from search_service.engine import LocalEngine
 from webapp.config import Settings
 
+from .support.accounts import add_token
 from .support.postgres import LocalPostgres
 
 
@@ -114,7 +115,7 @@ def sessions(db_engine):
 @pytest.fixture
 def settings(database_url, es_url, tmp_path):
     return Settings.from_env({}).replace(state_dir=tmp_path / "state", database_url=database_url, es_url=es_url,
-                                        dev_login=True)
+                                        secure_cookies=False)
 
 
 @pytest.fixture
@@ -127,5 +128,20 @@ def app(settings, es):
 
 
 @pytest.fixture
-def client(app):
+def anonymous(app):
+    """A test client with no credentials."""
     return app.test_client()
+
+
+@pytest.fixture
+def api_token(sessions):
+    """A case-management system's token (search and view) in authority E09000001."""
+    return add_token(sessions, "case-system")
+
+
+@pytest.fixture
+def client(app, api_token):
+    """A test client calling as a case-management system acting for a named practitioner."""
+    client = app.test_client()
+    client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {api_token}", HTTP_X_ACTING_FOR="Pat Jones, Health visitor")
+    return client

@@ -1,4 +1,4 @@
-"""JSON API under /api/v1: one consistent error body, 4xx for anything the caller got wrong."""
+"""JSON API under /api/v1: bearer tokens (or a session plus CSRF token), one error body, 4xx for mistakes."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,42 +6,79 @@ import dataclasses
 from elasticsearch import ConnectionError as ElasticsearchConnectionError, NotFoundError
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
 
-from .auth import current_viewer
-from .schemas import SearchSchema
-from .services import search_children
+from access_control import InvalidInput, NotAllowed
+
+from .auth import Refused, require
+from .errors import respond
+from .limiting import client_limited, search_limited, view_limited
+from .schemas import PurposeSchema, SearchSchema, ShieldingSchema
+from .services import RecordNotFound, change_shielding, search_children, view_child
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def error(status: int, message: str, errors: dict | None = None):
+def error_body(status: int, message: str, errors: dict | None = None):
     return jsonify({"message": message, "errors": errors or {}}), status
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    return error(exc.code or 500, exc.description or exc.name)
 
 
 @bp.errorhandler(ElasticsearchConnectionError)
 @bp.errorhandler(NotFoundError)  # the alias is missing: the index was never built
 def search_unavailable(exc):
     current_app.logger.error("search unavailable: %s", exc)
-    return error(503, "search is unavailable at the moment: try again shortly")
+    return error_body(503, "search is unavailable at the moment: try again shortly")
+
+
+@bp.errorhandler(InvalidInput)
+def invalid_input(exc: InvalidInput):
+    return respond(Refused(400, "the request is not valid", "invalid_input", {exc.field: [exc.message]}))
+
+
+@bp.errorhandler(NotAllowed)
+def not_allowed(exc: NotAllowed):
+    return respond(Refused(403, str(exc), "not_allowed"))
+
+
+@bp.errorhandler(RecordNotFound)
+def not_found(exc: RecordNotFound):
+    return error_body(404, "no record with that ContactPoint ID is available to you")
+
+
+def _json_body(schema) -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Refused(400, "the request body must be JSON (Content-Type: application/json)", "body_not_json")
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        raise Refused(400, "the request is not valid", "invalid_input",
+                      exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}) from None
 
 
 @bp.post("/search")
+@client_limited
+@search_limited
 def search():
-    viewer = current_viewer()
-    if viewer is None:
-        return error(401, "sign-in required: no valid credentials were given")
-    body = request.get_json(silent=True)
-    if body is None:
-        return error(400, "the request body must be JSON (Content-Type: application/json)")
-    try:
-        data = SearchSchema().load(body)
-    except ValidationError as exc:
-        return error(400, "the search criteria are not valid", exc.messages)
+    viewer, _ = require("search")
+    data = _json_body(SearchSchema())
     outcome = search_children(viewer, data, channel="api")
     return jsonify({"results": [dataclasses.asdict(c) for c in outcome.results], "too_many": outcome.too_many})
+
+
+@bp.get("/children/<cp_id>")
+@client_limited
+@view_limited
+def record(cp_id: str):
+    viewer, _ = require("view_record")
+    try:
+        purpose = PurposeSchema().load(request.args.to_dict())["purpose"]
+    except ValidationError as exc:
+        raise Refused(400, "state why you need this record", "invalid_purpose", exc.messages) from None
+    return jsonify(view_child(viewer, cp_id, purpose, channel="api"))
+
+
+@bp.post("/children/<cp_id>/shielding")
+def shielding(cp_id: str):
+    viewer, _ = require("set_shielding")
+    data = _json_body(ShieldingSchema())
+    return jsonify(change_shielding(viewer, cp_id, data["shielded"], data["reason_category"]))

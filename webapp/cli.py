@@ -4,62 +4,13 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from .config import Settings
-
-
-class Context:
-    """Settings read once; database and Elasticsearch opened on first use."""
-
-    def __init__(self):
-        try:
-            self.settings = Settings.from_env()
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        self._sessions = None
-
-    @property
-    def sessions(self):
-        if self._sessions is None:
-            from registry.db import current_revision, head_revision, make_engine, make_sessionmaker
-
-            engine = make_engine(self.settings.database_url)
-            if current_revision(engine) != head_revision():
-                raise click.ClickException("the database schema is not current: run `contactpoint db upgrade`")
-            self._sessions = make_sessionmaker(engine)
-        return self._sessions
-
-    def es(self):
-        from search_service import EngineError, make_client
-
-        try:
-            return make_client(self.settings)
-        except EngineError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
-
-
-@contextmanager
-def reported_errors():
-    """Turn the project's own errors into clean CLI failures (exit 1)."""
-    from elasticsearch import ApiError, TransportError
-
-    from indexing import IndexingError
-    from search_service import EngineError
-
-    try:
-        yield
-    except (EngineError, IndexingError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except (ApiError, TransportError) as exc:
-        raise click.ClickException(f"Elasticsearch: {exc}") from None
+from . import cli_access
+from .cli_support import Context, pass_ctx, reported_errors
 
 
 @click.group()
@@ -500,6 +451,8 @@ def dev(ctx: Context, children: int, port: int):
     with reported_errors():
         run_dev(ctx.settings, children=children, port=port)
 
+
+cli_access.register(main)
 
 if __name__ == "__main__":
     main()

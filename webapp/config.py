@@ -9,6 +9,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from limits import parse_many
+
 PREFIX = "CONTACTPOINT_"
 
 
@@ -40,8 +42,17 @@ class Settings:
     es_alias: str = "children"
     secret_key: str | None = None
     max_results: int = 10
-    dev_login: bool = False
     retention_years: int = 6
+    # Access control: sessions, sign-in and per-user usage limits (flask-limiter notation).
+    secure_cookies: bool = True
+    trusted_proxies: int = 0
+    idle_minutes: int = 15
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    search_limit: str = "60 per hour;200 per day"
+    view_limit: str = "30 per hour;100 per day"
+    client_limit: str = "2000 per hour"
+    login_limit: str = "30 per minute"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -63,6 +74,21 @@ class Settings:
                 raise ValueError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
             return value
 
+        def flag(name: str, default: bool) -> bool:
+            text = get(name, "1" if default else "0").lower()
+            if text not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(f"{PREFIX}{name} must be 1 or 0, got {text!r}")
+            return text in ("1", "true", "yes")
+
+        def rate(name: str, default: str) -> str:
+            text = get(name, default)
+            try:
+                parse_many(text)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{name} must be limits such as '60 per hour;200 per day', "
+                                 f"got {text!r}") from None
+            return text
+
         return cls(
             state_dir=state_dir,
             cache_dir=Path(get("CACHE_DIR") or _default_cache_dir()),
@@ -75,8 +101,16 @@ class Settings:
             es_alias=get("ES_ALIAS", "children"),
             secret_key=get("SECRET_KEY"),
             max_results=whole_number("MAX_RESULTS", 10, 1, 50),
-            dev_login=get("DEV_LOGIN", "0") in ("1", "true", "yes"),
             retention_years=whole_number("RETENTION_YEARS", 6, 1, 100),
+            secure_cookies=flag("SECURE_COOKIES", True),
+            trusted_proxies=whole_number("TRUSTED_PROXIES", 0, 0, 5),
+            idle_minutes=whole_number("IDLE_MINUTES", 15, 1, 480),
+            lockout_failures=whole_number("LOCKOUT_FAILURES", 5, 1, 100),
+            lockout_minutes=whole_number("LOCKOUT_MINUTES", 15, 1, 1440),
+            search_limit=rate("SEARCH_LIMIT", "60 per hour;200 per day"),
+            view_limit=rate("VIEW_LIMIT", "30 per hour;100 per day"),
+            client_limit=rate("CLIENT_LIMIT", "2000 per hour"),
+            login_limit=rate("LOGIN_LIMIT", "30 per minute"),
         )
 
     def replace(self, **changes) -> "Settings":

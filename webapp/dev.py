@@ -20,6 +20,34 @@ from search_service import local_engine, make_client
 from .config import Settings
 
 
+DEV_PASSWORD = "development only"  # noqa: S105 -- printed on purpose; these users exist only under `dev`
+DEV_USERS = (("dev.practitioner", "practitioner", ("service", "DEV-HEALTH-VISITING")),
+             ("dev.manager", "la_management", ("local_authority", None)),
+             ("dev.admin", "national_admin", ("service", "DEV-NATIONAL")),
+             ("dev.auditor", "auditor", ("service", "DEV-NATIONAL")))
+
+
+def _dev_accounts(sessions) -> str:
+    """Development users in the first demo authority (made once) and a fresh 30-day API token."""
+    from access_control import Viewer, accounts, tokens
+    from registry.models import Organisation
+
+    operator = Viewer(username="contactpoint-dev", display_name="contactpoint dev", role="national_admin",
+                      organisation="console")
+    with sessions.begin() as session:
+        if accounts.find_user(session, DEV_USERS[0][0]) is None:
+            la = session.scalars(select(Organisation.code).where(Organisation.kind == "local_authority")
+                                 .order_by(Organisation.code)).first() or "E09000001"
+            for username, role, (kind, code) in DEV_USERS:
+                accounts.add_user(session, operator, username=username, role=role, organisation_kind=kind,
+                                  display_name=username.replace(".", " ").title(), organisation_code=code or la,
+                                  la_code=la, password=DEV_PASSWORD)
+            accounts.add_user(session, operator, username="dev.case-system", display_name="Development case system",
+                              role="api_client", organisation_kind="local_authority", organisation_code=la, la_code=la)
+        _, token = tokens.create(session, operator, "dev.case-system", ["search", "view"], days=30)
+    return token
+
+
 def run_dev(settings: Settings, children: int, port: int) -> None:
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -42,7 +70,9 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
         name, count = rebuild(make_client(settings), sessions, settings.es_alias, CHECKPOINT)
         click.echo(f"indexed {count} children into {name}")
 
-        env = {**os.environ, "CONTACTPOINT_DEV_LOGIN": "1", "CONTACTPOINT_DATABASE_URL": settings.database_url}
+        token = _dev_accounts(sessions)
+        # Plain http on 127.0.0.1: cookies cannot be marked Secure here (they are by default).
+        env = {**os.environ, "CONTACTPOINT_SECURE_COOKIES": "0", "CONTACTPOINT_DATABASE_URL": settings.database_url}
         if settings.es_url is None:
             env["CONTACTPOINT_STATE_DIR"] = str(settings.state_dir)
         cli = [sys.executable, "-m", "webapp.cli"]
@@ -50,8 +80,9 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
         processes.append(subprocess.Popen([*cli, "serve", "--port", str(port)], env=env))
         click.echo("")
         click.echo(f"ContactPoint is running at http://127.0.0.1:{port}/")
-        click.echo("Signed in automatically as 'dev-practitioner': a DEVELOPMENT-ONLY user that exists only")
-        click.echo("under `contactpoint dev` (CONTACTPOINT_DEV_LOGIN=1). Never set that in production.")
+        click.echo(f"Development users (password '{DEV_PASSWORD}'; set up an authenticator app at first sign-in):")
+        for username, role, _ in DEV_USERS:
+            click.echo(f"  {username:<20} {role}")
         with sessions() as session:
             example = session.scalars(select(Child).where(Child.status == "active", Child.shielded.is_(False))
                                       .order_by(Child.id).limit(1)).first()
@@ -59,8 +90,8 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
             criteria = json.dumps({"given_name": example.given_name, "family_name": example.family_name,
                                    "date_of_birth": example.date_of_birth.isoformat()},
                                   ensure_ascii=False).replace("'", "'\\''")  # quoted for the shell
-            click.echo(f"Try: curl -s -XPOST -H 'Content-Type: application/json' "
-                       f"http://127.0.0.1:{port}/api/v1/search -d '{criteria}'")
+            click.echo(f"Try: curl -s -XPOST -H 'Content-Type: application/json' -H 'Authorization: Bearer {token}' "
+                       f"-H 'X-Acting-For: Dev Practitioner' http://127.0.0.1:{port}/api/v1/search -d '{criteria}'")
         click.echo("Press Ctrl-C to stop everything.")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

@@ -5,6 +5,7 @@ import datetime as dt
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
+from access_control import PURPOSES
 from registry import cpid
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
 
@@ -56,3 +57,21 @@ class SearchSchema(Schema):
         if not data.get("family_name") or not (data.get("given_name") or data.get("date_of_birth")
                                                or data.get("birth_year")):
             raise ValidationError(MINIMUM_CRITERIA, "_schema")
+
+
+class ShieldingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    shielded = fields.Boolean(required=True)
+    reason_category = fields.String(required=True)
+
+
+class PurposeSchema(Schema):
+    """Why a record is being opened: one of a fixed list."""
+
+    class Meta:
+        unknown = RAISE
+
+    purpose = fields.String(required=True, validate=validate.OneOf(
+        list(PURPOSES), error="choose why you need this record: " + ", ".join(PURPOSES)))

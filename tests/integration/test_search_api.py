@@ -1,12 +1,15 @@
 """The first end-to-end path: registry write -> change log -> index -> search -> POST /api/v1/search."""
+import json
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from access_control import audit
 from indexing import rebuild, sync_until_current
 from registry import writes
 from registry.models import AuditEvent
 
+from ..support.accounts import add_user, sign_in
 from .helpers import ALIAS, CHECKPOINT, add_child, change_child, years_ago
 
 DOB = years_ago(6, day=14)
@@ -107,14 +110,17 @@ def test_every_search_is_audited_in_an_intact_chain(client, sessions, indexed):
     _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
     _search(client, given_name="Nobody", family_name="Known", date_of_birth=DOB.isoformat())
     with sessions() as session:
-        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        assert [(e.actor, e.action) for e in events] == [("dev-practitioner", "search")] * 2
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "search")
+                                 .order_by(AuditEvent.seq)).all()
+        assert [(e.actor, e.action) for e in events] == [("case-system", "search")] * 2
         assert '"returned": ["%s"]' % target in events[0].details
+        assert '"on_behalf_of": "Pat Jones, Health visitor"' in events[0].details
         assert '"returned": []' in events[1].details
         assert audit.verify(session) == []
 
 
-def test_bad_input_gets_a_400_naming_the_field_and_is_not_audited(client, sessions, indexed):
+def test_bad_input_gets_a_400_naming_the_field_and_the_attempt_is_audited_without_its_content(
+        client, sessions, indexed):
     indexed(dict(given="Amara", family="Okafor", dob=DOB))
     cases = [
         ({"given_name": "   ", "family_name": "Okafor"}, "given_name"),
@@ -130,7 +136,7 @@ def test_bad_input_gets_a_400_naming_the_field_and_is_not_audited(client, sessio
         ({"family_name": "Okafor", "date_of_birth": years_ago(19).isoformat()}, "date_of_birth"),
         ({"family_name": "Okafor", "given_name": "Amara", "postcode": "nowhere"}, "postcode"),
         ({"cp_id": "1234567890"}, "cp_id"),
-        ({"family_name": "Okafor", "given_name": "Amara", "notes": "x"}, "notes"),
+        ({"family_name": "Okafor", "given_name": "Amara", "notes": "disclosed abuse at home"}, "notes"),
         ({"family_name": "Okafor"}, "_schema"),
     ]
     for criteria, field in cases:
@@ -145,19 +151,23 @@ def test_bad_input_gets_a_400_naming_the_field_and_is_not_audited(client, sessio
     response = client.post("/api/v1/search", data=b"{" + b" " * 70000 + b"}", content_type="application/json")
     assert response.status_code == 413
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        events = session.scalars(select(AuditEvent).where(AuditEvent.actor == "case-system")).all()
+    assert [e.action for e in events] == ["request_refused"] * (len(cases) + 3)
+    assert [json.loads(e.details)["status"] for e in events[-3:]] == [400, 400, 413]
+    smuggled = next(json.loads(e.details) for e in events if "notes" in json.loads(e.details).get("fields", []))
+    assert smuggled["reason"] == "invalid_input"
+    assert not any("disclosed" in e.details or "Okafor" in e.details for e in events)
 
 
-def test_without_sign_in_the_api_refuses(settings, es):
-    from webapp import create_app
-
-    app = create_app({"SETTINGS": settings.replace(dev_login=False), "TESTING": True})
-    response = app.test_client().post("/api/v1/search", json={"family_name": "Okafor", "given_name": "Amara"})
+def test_without_sign_in_the_api_refuses(anonymous):
+    response = anonymous.post("/api/v1/search", json={"family_name": "Okafor", "given_name": "Amara"})
     assert response.status_code == 401
     assert response.get_json()["message"].startswith("sign-in required")
 
 
-def test_the_search_page_finds_a_child(client, indexed, app):
+def test_the_search_page_finds_a_child(anonymous, sessions, indexed, app):
+    client = anonymous
+    sign_in(client, sessions, add_user(sessions, "pat.jones"))
     target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
     app.config["WTF_CSRF_ENABLED"] = False
     page = client.post("/search", data={"given_name": "Amara", "family_name": "Okafor",
@@ -170,7 +180,9 @@ def test_the_search_page_finds_a_child(client, indexed, app):
     assert "There is a problem" in bad.get_data(as_text=True)
 
 
-def test_the_search_page_refuses_a_post_without_a_csrf_token(client, indexed):
+def test_the_search_page_refuses_a_post_without_a_csrf_token(anonymous, sessions, indexed):
+    client = anonymous
+    sign_in(client, sessions, add_user(sessions, "pat.jones"))
     indexed(dict(given="Amara", family="Okafor", dob=DOB))
     response = client.post("/search", data={"given_name": "Amara", "family_name": "Okafor"})
     assert response.status_code == 400

@@ -1,0 +1,82 @@
+"""A ``limits`` storage in the authoritative database, so usage limits hold across every web worker.
+
+Flask-Limiter counts per user; with this storage all gunicorn workers (and hosts) share one
+set of fixed-window counters. Registered under the ``contactpoint-db://`` scheme; the app passes
+its SQLAlchemy engine as the ``engine`` storage option.
+"""
+from __future__ import annotations
+
+import time
+
+from limits.storage import Storage
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from registry.models import RateLimitCounter
+
+SCHEME = "contactpoint-db"
+
+
+class DatabaseStorage(Storage):
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, engine: Engine | None = None,
+                 **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        if engine is None:
+            raise ValueError(f"the {SCHEME} storage needs the database engine as the 'engine' option")
+        self.engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    @property
+    def base_exceptions(self):
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add to the counter in one atomic upsert; a counter whose window ended starts again."""
+        now = time.time()
+        table = RateLimitCounter.__table__
+        statement = self._insert(table).values(key=key, count=amount, expires_at=now + expiry)
+        expired = table.c.expires_at <= now
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"count": case((expired, amount), else_=table.c.count + amount),
+                  "expires_at": case((expired, now + expiry), else_=table.c.expires_at)},
+        ).returning(table.c.count)
+        with self.engine.begin() as conn:
+            return conn.execute(statement).scalar_one()
+
+    def get(self, key: str) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(RateLimitCounter.count, RateLimitCounter.expires_at)
+                               .where(RateLimitCounter.key == key)).first()
+        return row.count if row is not None and row.expires_at > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        with self.engine.connect() as conn:
+            expires = conn.execute(select(RateLimitCounter.expires_at).where(RateLimitCounter.key == key)).scalar()
+        return expires if expires is not None and expires > time.time() else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def reset(self) -> int | None:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(RateLimitCounter)).rowcount
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
+
+    def sweep(self) -> int:
+        """Delete counters whose window has ended (housekeeping; they are ignored anyway)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= time.time())).rowcount

@@ -1,0 +1,26 @@
+"""Which role may do what. The one table every front end consults."""
+from __future__ import annotations
+
+from registry.models import ROLES
+
+SEARCHERS = frozenset({"practitioner", "la_management", "national_admin", "api_client"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "search": SEARCHERS,
+    "view_record": SEARCHERS,
+    "mediated_search": frozenset({"practitioner", "la_management", "national_admin"}),
+    "set_shielding": frozenset({"la_management", "national_admin"}),
+    "review_audit": frozenset({"la_management", "national_admin", "auditor"}),
+    "administer_users": frozenset({"la_management", "national_admin"}),
+    "administer_tokens": frozenset({"national_admin"}),
+    "manage_relevance": frozenset({"relevance_admin", "national_admin"}),
+}
+
+# Roles that sign in to the web pages; API clients use tokens and the indexer neither.
+INTERACTIVE_ROLES = frozenset({"practitioner", "la_management", "national_admin", "auditor", "relevance_admin"})
+
+assert all(roles <= set(ROLES) for roles in PERMISSIONS.values())
+
+
+def allowed(role: str, permission: str) -> bool:
+    return role in PERMISSIONS[permission]

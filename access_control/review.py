@@ -1,0 +1,135 @@
+"""Reading the audit trail back: filtered event lists and the unusual-usage report.
+
+A local authority team sees events by its own users and views of its own children; auditors
+and national administrators see everything. Every list is paged: there is no unbounded read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from registry.models import AuditEvent
+
+PAGE_SIZE = 50
+MAX_REPORT_DAYS = 31
+BASELINE_DAYS = 28
+LONDON = ZoneInfo("Europe/London")
+ACCESS_ACTIONS = ("search", "record_view")
+
+
+@dataclass(frozen=True)
+class UsageRules:
+    spike_factor: float = 3.0     # a day this many times the user's own daily average...
+    spike_minimum: int = 20       # ...and at least this many accesses
+    out_of_area_minimum: int = 10  # views of other authorities' children in one day
+    working_hours: tuple[int, int] = (7, 20)  # local time; outside these, or at weekends, is flagged
+
+
+def _like(key: str, value: str) -> str:
+    # Matches the canonical JSON that access_control.audit writes (sort_keys, default separators).
+    return f'%{json.dumps(key)}: {json.dumps(value)}%'
+
+
+def _scoped(query, scope_la: str | None):
+    if scope_la is None:
+        return query
+    return query.where(or_(AuditEvent.details.like(_like("actor_la", scope_la)),
+                           AuditEvent.details.like(_like("child_la", scope_la))))
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class EventFilter:
+    user: str | None = None
+    cp_id: str | None = None
+    organisation: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    page: int = 1
+
+
+def find_events(session: Session, scope_la: str | None, f: EventFilter) -> tuple[list[AuditEvent], bool]:
+    """One page of events, newest first, and whether there is another page."""
+    query = _scoped(select(AuditEvent), scope_la)
+    if f.user:
+        query = query.where(AuditEvent.actor == f.user)
+    if f.organisation:
+        query = query.where(AuditEvent.organisation == f.organisation)
+    if f.cp_id:
+        query = query.where(AuditEvent.details.like(f'%"{f.cp_id}"%'))
+    if f.date_from:
+        query = query.where(AuditEvent.occurred_at >= _day_start(f.date_from))
+    if f.date_to:
+        query = query.where(AuditEvent.occurred_at < _day_start(f.date_to + dt.timedelta(days=1)))
+    rows = list(session.scalars(query.order_by(AuditEvent.seq.desc())
+                                .offset((max(f.page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+@dataclass
+class UsageReport:
+    start: dt.date
+    end: dt.date
+    spikes: list[dict] = field(default_factory=list)
+    shielded_views: list[dict] = field(default_factory=list)
+    out_of_area: list[dict] = field(default_factory=list)
+    out_of_hours: list[dict] = field(default_factory=list)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def unusual_usage(session: Session, scope_la: str | None, start: dt.date, end: dt.date,
+                  rules: UsageRules = UsageRules()) -> UsageReport:
+    """Accesses between ``start`` and ``end`` (inclusive) that deserve a second look."""
+    if end < start:
+        raise ValueError("the report's end date is before its start date")
+    if (end - start).days + 1 > MAX_REPORT_DAYS:
+        raise ValueError(f"a report covers at most {MAX_REPORT_DAYS} days")
+    baseline_start = start - dt.timedelta(days=BASELINE_DAYS)
+    query = _scoped(select(AuditEvent).where(
+        AuditEvent.action.in_(ACCESS_ACTIONS), AuditEvent.occurred_at >= _day_start(baseline_start),
+        AuditEvent.occurred_at < _day_start(end + dt.timedelta(days=1))), scope_la).order_by(AuditEvent.seq)
+    report = UsageReport(start, end)
+    baseline: Counter = Counter()
+    daily: Counter = Counter()
+    out_of_area: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    for event in session.scalars(query).yield_per(1000):
+        local = _aware(event.occurred_at).astimezone(LONDON)
+        day = local.date()
+        if day < start:
+            baseline[event.actor] += 1
+            continue
+        details = json.loads(event.details)
+        daily[(event.actor, day)] += 1
+        summary = {"seq": event.seq, "actor": event.actor, "organisation": event.organisation,
+                   "action": event.action, "when": local.strftime("%Y-%m-%d %H:%M"),
+                   "cp_id": details.get("cp_id"), "on_behalf_of": details.get("on_behalf_of")}
+        if event.action == "record_view":
+            if details.get("shielded"):
+                report.shielded_views.append({**summary, "access": details.get("access")})
+            if details.get("child_la") and details.get("actor_la") and details["child_la"] != details["actor_la"]:
+                out_of_area[(event.actor, day)].append(details["child_la"])
+        opens, closes = rules.working_hours
+        if local.weekday() >= 5 or not opens <= local.hour < closes:
+            report.out_of_hours.append(summary)
+    for (actor, day), count in sorted(daily.items()):
+        norm = baseline[actor] / BASELINE_DAYS
+        if count >= rules.spike_minimum and count >= rules.spike_factor * norm:
+            report.spikes.append({"actor": actor, "day": day.isoformat(), "count": count,
+                                  "usual_per_day": round(norm, 1)})
+    for (actor, day), authorities in sorted(out_of_area.items()):
+        if len(authorities) >= rules.out_of_area_minimum:
+            report.out_of_area.append({"actor": actor, "day": day.isoformat(), "count": len(authorities),
+                                       "authorities": sorted(set(authorities))})
+    return report

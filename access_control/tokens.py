@@ -1,0 +1,89 @@
+"""API tokens for case-management systems: shown once, stored hashed, scoped, expiring, revocable.
+
+A token reads ``cp_<token id>_<secret>``. The id is public (it appears in audit events); the
+secret has 256 bits of entropy, so one SHA-256 of it is enough to store (a slow hash only helps
+low-entropy passwords).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.models import ApiToken, User
+
+from . import audit
+from .accounts import _aware, usable
+from .errors import InvalidInput, NotAllowed, NotSignedIn
+from .visibility import Viewer
+
+SCOPES = ("search", "view", "involvements")
+MAX_DAYS = 365
+TOKEN = re.compile(r"cp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create(session: Session, actor: Viewer, username: str, scopes: list[str], days: int = 90) -> tuple[ApiToken, str]:
+    """A new token for an API client user; returns the row and the token text (shown once, never stored)."""
+    if actor.role != "national_admin":
+        raise NotAllowed("only national administrators issue API tokens")
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise InvalidInput("user", f"there is no user {username!r}")
+    if user.role != "api_client":
+        raise InvalidInput("user", f"{user.username} has the role {user.role}; tokens are for api_client users")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise InvalidInput("scope", f"choose from {', '.join(SCOPES)}" + (f" (not {', '.join(unknown)})" if unknown else ""))
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput("days", f"a token lasts between 1 and {MAX_DAYS} days")
+    token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    row = ApiToken(token_id=token_id, secret_hash=_digest(secret), user=user, scopes=" ".join(sorted(set(scopes))),
+                   expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days), created_by=actor.username)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "token_created", {"token_id": token_id, "user": user.username,
+                                                    "scopes": row.scopes, "expires_at": row.expires_at})
+    return row, f"cp_{token_id}_{secret}"
+
+
+def revoke(session: Session, actor: Viewer, token_id: str) -> ApiToken:
+    if actor.role != "national_admin":
+        raise NotAllowed("only national administrators revoke API tokens")
+    row = session.scalar(select(ApiToken).where(ApiToken.token_id == token_id))
+    if row is None:
+        raise InvalidInput("token_id", f"there is no token {token_id!r}")
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.timezone.utc)
+        audit.record(session, actor, "token_revoked", {"token_id": token_id, "user": row.user.username})
+    return row
+
+
+def authenticate(session: Session, text: str, now: dt.datetime | None = None) -> ApiToken:
+    """The token a bearer credential names, if it is valid now; NotSignedIn says why not."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    match = TOKEN.fullmatch(text.strip())
+    if match is None:
+        raise NotSignedIn("the bearer token is malformed", "token_malformed")
+    row = session.scalar(select(ApiToken).where(ApiToken.token_id == match.group(1)))
+    if row is None or not hmac.compare_digest(row.secret_hash, _digest(match.group(2))):
+        raise NotSignedIn("the bearer token is not valid", "token_unknown")
+    if row.revoked_at is not None:
+        raise NotSignedIn("the bearer token has been revoked", "token_revoked")
+    if _aware(row.expires_at) <= now:
+        raise NotSignedIn("the bearer token has expired", "token_expired")
+    if usable(row.user, now.date()):
+        raise NotSignedIn("the account this token belongs to is not active", "token_account_inactive")
+    return row
+
+
+def has_scope(row: ApiToken, scope: str) -> bool:
+    return scope in row.scopes.split()

@@ -1,0 +1,73 @@
+"""Creating users and tokens through the real access_control code, and signing in like a browser."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pyotp
+
+from access_control import Viewer
+from access_control import accounts, tokens
+
+OPERATOR = Viewer(username="cli:test", display_name="test operator", role="national_admin", organisation="console")
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    secret: str | None
+    role: str
+    la_code: str | None
+
+
+def add_user(sessions, username: str, role: str = "practitioner", la_code: str | None = "E09000001",
+             organisation: tuple[str, str] = ("service", "HV-NORTH"), **extra) -> Account:
+    interactive = role not in ("api_client", "indexer")
+    with sessions.begin() as db:
+        user = accounts.add_user(db, OPERATOR, username=username, display_name=username.replace(".", " ").title(),
+                                 role=role, organisation_kind=organisation[0], organisation_code=organisation[1],
+                                 la_code=la_code, password=PASSWORD if interactive else None, **extra)
+        return Account(user.username, PASSWORD, user.totp_secret, role, la_code)
+
+
+def add_token(sessions, username: str, scopes=("search", "view"), days: int = 30,
+              la_code: str | None = "E09000001") -> str:
+    with sessions.begin() as db:
+        if accounts.find_user(db, username) is None:
+            accounts.add_user(db, OPERATOR, username=username, display_name="Case system", role="api_client",
+                              organisation_kind="local_authority", organisation_code=la_code or "E09000001",
+                              la_code=la_code)
+        _, text = tokens.create(db, OPERATOR, username, list(scopes), days)
+    return text
+
+
+def csrf_token(client, path: str) -> str:
+    match = CSRF.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def next_code(sessions, account: Account) -> str:
+    """A valid code this account has not used yet (codes are accepted once)."""
+    with sessions() as db:
+        last = accounts.find_user(db, account.username).totp_last_step
+    totp = pyotp.TOTP(account.secret)
+    now = totp.timecode(dt.datetime.now(dt.timezone.utc))
+    step = max(now - 1, last + 1)
+    assert step <= now + 1, "this account already used every code valid right now"
+    return totp.generate_otp(step)
+
+
+def sign_in(client, sessions, account: Account):
+    """Password then TOTP (enrolling on first sign-in), as a browser would; returns the final response."""
+    response = client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": account.username,
+                                           "password": account.password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    step = response.headers["Location"]
+    response = client.post(step, data={"csrf_token": csrf_token(client, step), "code": next_code(sessions, account)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response

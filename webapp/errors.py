@@ -1,0 +1,42 @@
+"""One way to answer a refused or failed request: a JSON error body under /api, a page elsewhere.
+
+Refusals the caller could learn from (bad input, no or wrong credentials, not allowed, too big,
+too many requests) are written to the audit trail, naming fields but never their contents.
+"""
+from __future__ import annotations
+
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .auth import Refused, audit_refusal, current_viewer
+
+AUDITED = {400, 401, 403, 405, 413, 429}
+
+
+def _reason(exc: HTTPException) -> str:
+    if isinstance(exc, Refused):
+        return exc.reason
+    if isinstance(exc, CSRFError):
+        return "csrf_token_invalid"
+    if isinstance(exc, RateLimitExceeded):
+        return "rate_limited"
+    return {413: "body_too_large", 405: "method_not_allowed"}.get(exc.code, f"http_{exc.code}")
+
+
+def respond(exc: HTTPException):
+    errors = getattr(exc, "errors", {}) or {}
+    message = exc.description or exc.name
+    if isinstance(exc, RateLimitExceeded):
+        message = f"usage limit reached ({exc.description}): try again later"
+    if exc.code in AUDITED:
+        audit_refusal(exc.code, _reason(exc), list(errors) or None)
+    if request.path.startswith("/api/"):
+        response = jsonify({"message": message, "errors": errors})
+        response.status_code = exc.code
+    elif exc.code == 401:
+        response = redirect(url_for("signin.login", next=request.full_path if request.method == "GET" else None))
+    else:
+        response = render_template("error.html", viewer=current_viewer(), status=exc.code, message=message), exc.code
+    return response

@@ -1,0 +1,48 @@
+"""Per-user usage limits (Flask-Limiter) counted in the database, so they hold across all workers.
+
+Searches and record views each have a per-user limit, shared by the pages and the API. A case-
+management system is limited per practitioner it acts for and, so that naming a new practitioner
+each time gets nowhere, as a whole.
+"""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from access_control.limits_storage import SCHEME
+
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_enabled=True,
+                  storage_uri=f"{SCHEME}://")
+
+
+def init_app(app, engine) -> None:
+    app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}://"
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine}
+    limiter.init_app(app)
+
+
+def _setting(name: str):
+    return lambda: getattr(current_app.config["SETTINGS"], name)
+
+
+def user_key() -> str:
+    viewer = g.get("viewer")
+    if viewer is None:
+        return f"address:{get_remote_address()}"
+    if g.get("token") is not None:
+        return f"client:{viewer.username}:acting-for:{(viewer.on_behalf_of or '').casefold()}"
+    return f"user:{viewer.username}"
+
+
+def client_key() -> str:
+    viewer = g.get("viewer")
+    return f"client:{viewer.username}" if viewer is not None else f"address:{get_remote_address()}"
+
+
+search_limited = limiter.shared_limit(_setting("search_limit"), scope="search", key_func=user_key)
+view_limited = limiter.shared_limit(_setting("view_limit"), scope="view", key_func=user_key)
+client_limited = limiter.shared_limit(_setting("client_limit"), scope="client", key_func=client_key,
+                                      exempt_when=lambda: g.get("token") is None)
+login_limited = limiter.shared_limit(_setting("login_limit"), scope="login", key_func=get_remote_address,
+                                     methods=["POST"])
