@@ -75,8 +75,3 @@ class DatabaseStorage(Storage):
     def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
-
-    def sweep(self) -> int:
-        """Delete counters whose window has ended (housekeeping; they are ignored anyway)."""
-        with self.engine.begin() as conn:
-            return conn.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= time.time())).rowcount

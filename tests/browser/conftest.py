@@ -48,3 +48,29 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in_with_enrolment(page, live_server, account):
+    """The first sign-in journey: password, then set up the authenticator from the page's own key."""
+    import pyotp
+
+    page.goto(live_server + "/")
+    assert page.title() == "Sign in – ContactPoint"
+    page.fill("#username", account.username)
+    page.fill("#password", account.password)
+    page.click("button[type=submit]")
+    assert page.title() == "Set up your authenticator app – ContactPoint"
+    secret = page.inner_text("#totp-secret")
+    assert secret == account.secret
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    assert page.title() == "Find a child – ContactPoint"
+
+
+@pytest.fixture
+def signed_in(page, live_server, sessions):
+    """A page signed in as a practitioner (who enrolled their authenticator on the way)."""
+    from ..support.accounts import add_user
+
+    sign_in_with_enrolment(page, live_server, add_user(sessions, "pat.jones"))
+    return page

@@ -11,6 +11,6 @@ def run(settings, es):
     env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
            "CONTACTPOINT_STATE_DIR": str(settings.state_dir), "CONTACTPOINT_RETENTION_YEARS": None}
 
-    def invoke(*args, **extra_env):
-        return CliRunner().invoke(main, list(args), env={**env, **extra_env}, catch_exceptions=False)
+    def invoke(*args, input=None, **extra_env):
+        return CliRunner().invoke(main, list(args), input=input, env={**env, **extra_env}, catch_exceptions=False)
     return invoke
