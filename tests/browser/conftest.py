@@ -1,5 +1,4 @@
 """Real Chromium (Debian's) driven by Playwright against the app served on 127.0.0.1."""
-import tempfile
 import threading
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 """The `contactpoint` console script, run through click's runner against real parts."""
 import json
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 

@@ -180,10 +180,6 @@ def test_a_document_refused_by_elasticsearch_is_a_dead_letter_not_a_stall(es, se
 
 
 def test_a_purged_child_leaves_the_index(es, sessions):
-    from sqlalchemy import delete
-
-    from registry.models import ChildName
-
     cp_id = add_child(sessions)
     rebuild(es, sessions, ALIAS, CHECKPOINT)
 
