@@ -63,7 +63,7 @@ def find_user(session: Session, username: str) -> User | None:
 
 def viewer_for(user: User, on_behalf_of: str | None = None) -> Viewer:
     return Viewer(username=user.username, display_name=user.display_name, role=user.role,
-                  organisation=user.organisation.code,
+                  organisation=user.organisation.code, organisation_kind=user.organisation.kind,
                   la_code=user.local_authority.code if user.local_authority else None,
                   on_behalf_of=on_behalf_of)
 

@@ -8,12 +8,14 @@ SEARCHERS = frozenset({"practitioner", "la_management", "national_admin", "api_c
 PERMISSIONS: dict[str, frozenset[str]] = {
     "search": SEARCHERS,
     "view_record": SEARCHERS,
+    "register_involvement": SEARCHERS,
     "mediated_search": frozenset({"practitioner", "la_management", "national_admin"}),
     "set_shielding": frozenset({"la_management", "national_admin"}),
     "review_audit": frozenset({"la_management", "national_admin", "auditor"}),
     "administer_users": frozenset({"la_management", "national_admin"}),
     "administer_tokens": frozenset({"national_admin"}),
     "manage_relevance": frozenset({"relevance_admin", "national_admin"}),
+    "view_index_status": frozenset({"national_admin", "relevance_admin"}),
 }
 
 # Roles that sign in to the web pages; API clients use tokens and the indexer neither.

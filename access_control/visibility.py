@@ -36,6 +36,14 @@ class Viewer:
     organisation: str
     la_code: str | None = None
     on_behalf_of: str | None = None
+    organisation_kind: str | None = None
+
+    @property
+    def registrant(self) -> str:
+        """How an involvement this viewer registers is attributed (a system names its practitioner)."""
+        if self.role == "api_client" and self.on_behalf_of:
+            return f"{self.username}/{self.on_behalf_of}"[:100]
+        return self.username
 
 
 def _org(org: Organisation | None) -> dict | None:
@@ -117,6 +125,22 @@ class VisibilityPolicy:
         return (self.viewer.role == "national_admin" or self._owns(child)
                 or involvement.organisation.code == self.viewer.organisation)
 
+    def may_manage(self, child: Child, involvement) -> bool:
+        """End or re-flag an involvement: its own organisation, the owning LA team, national administrators."""
+        return (involvement.organisation.code == self.viewer.organisation or self.viewer.role == "national_admin"
+                or self._owns(child))
+
+    @staticmethod
+    def involvement(i) -> dict:
+        return {
+            "id": i.id, "organisation": _org(i.organisation), "practitioner_name": i.practitioner_name,
+            "role": i.role, "phone": i.phone, "email": i.email, "start_date": i.start_date.isoformat(),
+            "end_date": i.end_date.isoformat() if i.end_date else None,
+            "lead_professional": i.lead_professional, "caf_held": i.caf_held,
+            "info_to_share": i.info_to_share, "assessment_undertaken": i.assessment_undertaken,
+            "sensitive_category": i.sensitive_category,
+        }
+
     def present(self, child: Child) -> dict:
         """The record as this viewer may see it: the only shape any page or API renders."""
         record = {
@@ -139,12 +163,6 @@ class VisibilityPolicy:
             "carers": [{"given_name": c.given_name, "family_name": c.family_name,
                         "relationship": c.relationship_to_child, "parental_responsibility": c.parental_responsibility,
                         "phone": c.phone, "email": c.email} for c in child.carers],
-            "involvements": [{
-                "organisation": _org(i.organisation), "practitioner_name": i.practitioner_name, "role": i.role,
-                "phone": i.phone, "email": i.email, "start_date": i.start_date.isoformat(),
-                "end_date": i.end_date.isoformat() if i.end_date else None,
-                "lead_professional": i.lead_professional, "caf_held": i.caf_held,
-                "info_to_share": i.info_to_share, "assessment_undertaken": i.assessment_undertaken,
-                "sensitive_category": i.sensitive_category,
-            } for i in child.involvements if i.sensitive_category is None or self._sees_sensitive(child, i)],
+            "involvements": [self.involvement(i) for i in child.involvements
+                             if i.sensitive_category is None or self._sees_sensitive(child, i)],
         }

@@ -147,6 +147,8 @@ class Involvement(Base):
     consent_recorded_by: Mapped[str | None] = mapped_column(String(200))
     consent_recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+    # The user (or case-management system and practitioner) who registered it through ContactPoint.
+    registered_by: Mapped[str | None] = mapped_column(String(100))
 
     child: Mapped[Child] = relationship(back_populates="involvements")
     organisation: Mapped[Organisation] = relationship()

@@ -159,6 +159,21 @@ def add_involvement(session: Session, child: Child, organisation: Organisation, 
     return involvement
 
 
+def end_involvement(session: Session, involvement: Involvement, end_date: dt.date) -> None:
+    if end_date < involvement.start_date:
+        raise RegistryError("end_date", "must not be before the involvement started "
+                                        f"({involvement.start_date.isoformat()})")
+    if involvement.end_date != end_date:
+        involvement.end_date = end_date
+        log_change(session, involvement.child, "involvement_ended")
+
+
+def set_info_to_share(session: Session, involvement: Involvement, flag: bool) -> None:
+    if involvement.info_to_share != flag:
+        involvement.info_to_share = flag
+        log_change(session, involvement.child, "info_to_share_changed")
+
+
 def remove_source_details(session: Session, child: Child, source_record: SourceRecord) -> None:
     """Drop the names, carers and involvements a source record contributed (before re-applying it)."""
     for collection in (child.names, child.carers, child.involvements):

@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, g, request, send_from_directory
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from access_control.permissions import PERMISSIONS, allowed
 
 from .config import Settings
 
 MAX_BODY_BYTES = 64 * 1024
-CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+NAVIGATION = (("pages.search_form", "Find a child", "search"), ("review.events", "Audit", "review_audit"),
+              ("admin.users", "Users", "administer_users"), ("admin.relevance", "Relevance", "manage_relevance"),
+              ("admin.index", "Index", "view_index_status"))
+GOVUK_ASSETS = Path(__file__).parent / "static" / "govuk" / "assets"  # copied by scripts/build-frontend
+CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,25 +37,44 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which times out when idle
     )
     app.config.update(test_config or {})
+    # Our templates first, then the GOV.UK Frontend macros (govuk-frontend-jinja).
+    app.jinja_loader = ChoiceLoader([PackageLoader("webapp"), PrefixLoader(
+        {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})])
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
-    from . import api, auth, errors, extensions, limiting, operations, pages, review, signin
+    from . import admin, api, auth, errors, extensions, limiting, operations, pages, review, signin
 
     extensions.init_app(app)
     extensions.csrf.init_app(app)
     extensions.csrf.exempt(api.bp)  # bearer-token calls carry no cookie; session calls are checked in auth
     auth.init_app(app)  # before the limiter: limits are counted per signed-in caller
     limiting.init_app(app, app.extensions["contactpoint"]["engine"])
-    for blueprint in (signin.bp, pages.bp, review.bp, api.bp, operations.bp):
+    for blueprint in (signin.bp, pages.bp, review.bp, admin.bp, api.bp, operations.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, errors.respond)
+
+    @app.get("/assets/<path:filename>")
+    def govuk_assets(filename: str):
+        """GOV.UK Frontend's fonts and images, where its stylesheet expects them."""
+        return send_from_directory(GOVUK_ASSETS, filename, max_age=86400)
+
+    @app.before_request
+    def csp_nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def template_globals():
+        viewer = auth.current_viewer()
+        return {"cspNonce": g.get("csp_nonce"),
+                "navigation": [item for item in NAVIGATION if item[0] in app.view_functions],
+                "permissions": {p for p in PERMISSIONS if viewer and allowed(viewer.role, p)}}
 
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", CSP.format(nonce=g.get("csp_nonce", "none")))
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:

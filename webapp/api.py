@@ -12,8 +12,13 @@ from access_control import InvalidInput, NotAllowed
 from .auth import Refused, require
 from .errors import respond
 from .limiting import client_limited, search_limited, view_limited
-from .schemas import PurposeSchema, SearchSchema, ShieldingSchema
-from .services import RecordNotFound, change_shielding, search_children, view_child
+from .schemas import (
+    EndInvolvementSchema, InfoToShareSchema, InvolvementSchema, PurposeSchema, SearchSchema, ShieldingSchema,
+)
+from .services import (
+    RecordNotFound, change_shielding, end_involvement, flag_info_to_share, register_involvement, search_children,
+    view_child,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -82,3 +87,27 @@ def shielding(cp_id: str):
     viewer, _ = require("set_shielding")
     data = _json_body(ShieldingSchema())
     return jsonify(change_shielding(viewer, cp_id, data["shielded"], data["reason_category"]))
+
+
+@bp.post("/children/<cp_id>/involvements")
+@client_limited
+def involvements(cp_id: str):
+    viewer, _ = require("register_involvement")
+    data = _json_body(InvolvementSchema())
+    return jsonify(register_involvement(viewer, cp_id, data)), 201
+
+
+@bp.post("/children/<cp_id>/involvements/<int:involvement_id>/end")
+@client_limited
+def end(cp_id: str, involvement_id: int):
+    viewer, _ = require("register_involvement")
+    data = _json_body(EndInvolvementSchema())
+    return jsonify(end_involvement(viewer, cp_id, involvement_id, data["end_date"]))
+
+
+@bp.post("/children/<cp_id>/involvements/<int:involvement_id>/info-to-share")
+@client_limited
+def info_to_share(cp_id: str, involvement_id: int):
+    viewer, _ = require("register_involvement")
+    data = _json_body(InfoToShareSchema())
+    return jsonify(flag_info_to_share(viewer, cp_id, involvement_id, data["info_to_share"]))

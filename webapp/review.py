@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, render_template, request
 
 from access_control import audit
-from access_control.review import EventFilter, find_events, unusual_usage
+from access_control.review import PAGE_SIZE, EventFilter, find_events, unusual_usage
 from registry import cpid
 
 from .auth import Refused, require
@@ -57,7 +57,7 @@ def events():
         audit.record(db, viewer, "audit_reviewed", {"scope": scope or "all", "filters": {
             k: v for k, v in vars(filters).items() if v}})
     return render_template("audit.html", viewer=viewer, events=shown, more=more, filters=filters, scope=scope,
-                           args=request.args)
+                           args=request.args.to_dict(), page_size=PAGE_SIZE, errors={})
 
 
 @bp.get("/unusual")

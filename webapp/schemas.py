@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from access_control import PURPOSES
 from registry import cpid
+from registry.models import SENSITIVE_CATEGORIES
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
 
 MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
@@ -75,3 +76,47 @@ class PurposeSchema(Schema):
 
     purpose = fields.String(required=True, validate=validate.OneOf(
         list(PURPOSES), error="choose why you need this record: " + ", ".join(PURPOSES)))
+
+
+class InvolvementSchema(Schema):
+    """A practitioner registering that they (their service) work with the child."""
+
+    class Meta:
+        unknown = RAISE
+
+    role = fields.String(required=True, validate=validate.Length(1, 100, error="must be 1 to 100 characters"))
+    phone = fields.String(validate=validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number"))
+    email = fields.Email(validate=validate.Length(max=254))
+    start_date = fields.Date(load_default=dt.date.today)
+    lead_professional = fields.Boolean(load_default=False)
+    caf_held = fields.Boolean(load_default=False)
+    info_to_share = fields.Boolean(load_default=False)
+    assessment_undertaken = fields.Boolean(load_default=False)
+    sensitive_category = fields.String(validate=validate.OneOf(
+        SENSITIVE_CATEGORIES, error="must be one of " + ", ".join(SENSITIVE_CATEGORIES)))
+    consent_recorded = fields.Boolean(load_default=False)
+
+    @validates("start_date")
+    def not_in_the_future(self, value, **kwargs):
+        if value > dt.date.today():
+            raise ValidationError("must not be in the future")
+
+    @validates_schema
+    def consent_for_sensitive_services(self, data, **kwargs):
+        if data.get("sensitive_category") and not data.get("consent_recorded"):
+            raise ValidationError("a sensitive service can only be recorded with the child's or carer's explicit "
+                                  "consent: confirm that consent was given", "consent_recorded")
+
+
+class EndInvolvementSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    end_date = fields.Date(load_default=dt.date.today)
+
+
+class InfoToShareSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    info_to_share = fields.Boolean(required=True)

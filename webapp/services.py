@@ -6,6 +6,7 @@ caller is always on record even if the response then fails.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from flask import current_app
 from sqlalchemy import select
@@ -15,9 +16,10 @@ from access_control import PURPOSES, InvalidInput, NotAllowed, Viewer, Visibilit
 from indexing import CHECKPOINT
 from registry import cpid
 from registry.checkpoints import shielded_since_indexed
-from registry.models import SHIELDING_REASONS, Child, Involvement
+from registry.models import SHIELDING_REASONS, Child, Involvement, Organisation
 from registry.profiles import active_profile
-from registry.writes import set_shielded
+from registry.writes import RegistryError, add_involvement, set_info_to_share, set_shielded
+from registry.writes import end_involvement as registry_end_involvement
 from search_service import Criteria, SearchOutcome, search
 
 from .extensions import es_client, sessions
@@ -49,6 +51,13 @@ def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     return SearchOutcome(results, outcome.too_many, outcome.took_ms)
 
 
+def _policy(viewer: Viewer, permission: str, doing: str) -> VisibilityPolicy:
+    policy = VisibilityPolicy(viewer)
+    if not policy.may(permission):
+        raise NotAllowed(f"your role ({viewer.role}) may not {doing}")
+    return policy
+
+
 def _valid_cp_id(text: str) -> str:
     value = cpid.normalise(text or "")
     if not cpid.is_valid(value):
@@ -64,9 +73,7 @@ def _load(session, cp_id: str) -> Child | None:
 
 def view_child(viewer: Viewer, cp_id_text: str, purpose: str | None, channel: str) -> dict:
     """The record as the viewer may see it, after a stated purpose; every attempt is audited."""
-    policy = VisibilityPolicy(viewer)
-    if not policy.may("view_record"):
-        raise NotAllowed(f"your role ({viewer.role}) may not view records")
+    policy = _policy(viewer, "view_record", "view records")
     cp_id = _valid_cp_id(cp_id_text)
     if purpose not in PURPOSES:
         raise InvalidInput("purpose", "choose why you need this record: " + ", ".join(PURPOSES))
@@ -89,9 +96,7 @@ def view_child(viewer: Viewer, cp_id_text: str, purpose: str | None, channel: st
 
 def change_shielding(viewer: Viewer, cp_id_text: str, shielded: bool, reason: str | None) -> dict:
     """Shield or lift shielding: the owning LA team or a national administrator, with a reason category."""
-    policy = VisibilityPolicy(viewer)
-    if not policy.may("set_shielding"):
-        raise NotAllowed(f"your role ({viewer.role}) may not change shielding")
+    policy = _policy(viewer, "set_shielding", "change shielding")
     cp_id = _valid_cp_id(cp_id_text)
     if reason not in SHIELDING_REASONS:
         raise InvalidInput("reason_category", "must be one of " + ", ".join(SHIELDING_REASONS))
@@ -107,3 +112,70 @@ def change_shielding(viewer: Viewer, cp_id_text: str, shielded: bool, reason: st
         audit.record(session, viewer, "shielding_changed", {"cp_id": cp_id, "shielded": shielded, "was": before,
                                                             "reason_category": reason})
         return policy.present(child)
+
+
+def _open_for_involvements(session, policy: VisibilityPolicy, cp_id: str) -> Child:
+    child = _load(session, cp_id)
+    if child is None or child.status != "active" or not policy.may_open(child):
+        raise RecordNotFound(cp_id)
+    return child
+
+
+def register_involvement(viewer: Viewer, cp_id_text: str, data: dict) -> dict:
+    """Record that the viewer's service works with the child (named practitioner, contact, flags)."""
+    policy = _policy(viewer, "register_involvement", "register involvement")
+    cp_id = _valid_cp_id(cp_id_text)
+    fields = {k: v for k, v in data.items() if k != "consent_recorded"}
+    if data.get("sensitive_category"):
+        fields.update(consent_recorded_by=viewer.on_behalf_of or viewer.display_name,
+                      consent_recorded_at=dt.datetime.now(dt.timezone.utc))
+    with sessions().begin() as session:
+        child = _open_for_involvements(session, policy, cp_id)
+        organisation = session.scalar(select(Organisation).where(
+            Organisation.code == viewer.organisation, Organisation.kind == viewer.organisation_kind))
+        if organisation is None:
+            raise InvalidInput("organisation", f"your organisation ({viewer.organisation}) is not on record")
+        try:
+            involvement = add_involvement(session, child, organisation, registered_by=viewer.registrant,
+                                          practitioner_name=viewer.on_behalf_of or viewer.display_name, **fields)
+        except RegistryError as exc:
+            raise InvalidInput(exc.field, exc.message) from None
+        session.flush()
+        audit.record(session, viewer, "involvement_registered", {
+            "cp_id": cp_id, "involvement": involvement.id, "role": involvement.role,
+            "child_la": child.local_authority.code if child.local_authority else None,
+            "sensitive": involvement.sensitive_category is not None})
+        return policy.involvement(involvement)
+
+
+def _managed_involvement(session, policy: VisibilityPolicy, cp_id: str, involvement_id: int) -> Involvement:
+    child = _open_for_involvements(session, policy, cp_id)
+    involvement = next((i for i in child.involvements if i.id == involvement_id), None)
+    if involvement is None or not policy.may_manage(child, involvement):
+        raise RecordNotFound(f"{cp_id}/{involvement_id}")
+    return involvement
+
+
+def end_involvement(viewer: Viewer, cp_id_text: str, involvement_id: int, end_date: dt.date) -> dict:
+    policy = _policy(viewer, "register_involvement", "end an involvement")
+    cp_id = _valid_cp_id(cp_id_text)
+    with sessions().begin() as session:
+        involvement = _managed_involvement(session, policy, cp_id, involvement_id)
+        try:
+            registry_end_involvement(session, involvement, end_date)
+        except RegistryError as exc:
+            raise InvalidInput(exc.field, exc.message) from None
+        audit.record(session, viewer, "involvement_ended", {"cp_id": cp_id, "involvement": involvement_id,
+                                                            "end_date": end_date})
+        return policy.involvement(involvement)
+
+
+def flag_info_to_share(viewer: Viewer, cp_id_text: str, involvement_id: int, flag: bool) -> dict:
+    policy = _policy(viewer, "register_involvement", "flag information to share")
+    cp_id = _valid_cp_id(cp_id_text)
+    with sessions().begin() as session:
+        involvement = _managed_involvement(session, policy, cp_id, involvement_id)
+        set_info_to_share(session, involvement, flag)
+        audit.record(session, viewer, "info_to_share_flagged", {"cp_id": cp_id, "involvement": involvement_id,
+                                                                "info_to_share": flag})
+        return policy.involvement(involvement)
