@@ -1,4 +1,8 @@
-"""Request schemas. Unknown fields are refused, so nothing else can be smuggled in."""
+"""Request schemas. Unknown fields are refused, so nothing else can be smuggled in.
+
+Field ``metadata`` (descriptions, patterns, examples) only feeds the OpenAPI document built by
+``webapp/openapi.py``; validation is the fields' and validators' own.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,25 +11,49 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from access_control import PURPOSES
 from registry import cpid
-from registry.models import SENSITIVE_CATEGORIES
+from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
 
 MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
                     "or a ContactPoint ID")
+NAME_RULE = "letters, spaces, hyphens, apostrophes and full stops, with at least one letter (at most 100 characters)"
+# JSON Schema patterns (ECMA-262) for what the fields below accept, for the OpenAPI document only.
+CP_ID_PATTERN = r"^[\s-]*([0-9][\s-]*){10}$"  # 10 digits; spaces and hyphens of the printed form are ignored
+GENDER_PATTERN = (r"^\s*([Ff]([Ee][Mm][Aa][Ll][Ee])?|[Mm]([Aa][Ll][Ee])?|[Oo]([Tt][Hh][Ee][Rr])?"
+                  r"|[Uu]([Nn][Kk][Nn][Oo][Ww][Nn])?|[Xx]|[0129])\s*$")
+POSTCODE_PATTERN = r"^\s*[A-Za-z]\s*([A-Za-z]\s*)?[0-9]\s*([A-Za-z0-9]\s*)?[0-9]\s*[A-Za-z]\s*[A-Za-z]\s*$"
+
+
+def _described(field, **metadata):
+    """``field`` with OpenAPI metadata added (for fields made by shared helpers such as ``Name``)."""
+    field.metadata.update(metadata)
+    return field
 
 
 class SearchSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    given_name = Name()
-    family_name = Name()
-    date_of_birth = fields.Date(validate=birth_date_of_a_child)
-    birth_year = fields.Integer(strict=False)
-    birth_month = fields.Integer(strict=False, validate=validate.Range(1, 12, error="must be a month from 1 to 12"))
-    gender = GenderField()
-    postcode = PostcodeField()
-    cp_id = fields.String()
+    # null means "not given" (see drop_blank), so every criterion is nullable.
+    given_name = _described(Name(), description="Given name: " + NAME_RULE, minLength=1, maxLength=100,
+                            nullable=True, example="Amara")
+    family_name = _described(Name(), description="Family name: " + NAME_RULE, minLength=1, maxLength=100,
+                             nullable=True, example="Okafor")
+    date_of_birth = fields.Date(validate=birth_date_of_a_child, metadata={
+        "description": "YYYY-MM-DD, not in the future; the child must be under 18", "nullable": True})
+    birth_year = fields.Integer(strict=False, metadata={
+        "description": "Year of birth when the full date is not known (one of the last 18 years); "
+                       "not together with date_of_birth", "nullable": True})
+    birth_month = fields.Integer(strict=False, validate=validate.Range(1, 12, error="must be a month from 1 to 12"),
+                                 metadata={"description": "Month of birth, with birth_year", "nullable": True})
+    gender = GenderField(metadata={
+        "description": "female, male, other or unknown; the codes F, M, O, U, X, 1, 2, 9 and 0 are accepted "
+                       "too, in either case", "pattern": GENDER_PATTERN, "nullable": True})
+    postcode = PostcodeField(metadata={"description": "A UK postcode, e.g. LS6 2AB (spacing and case do not matter)",
+                                       "pattern": POSTCODE_PATTERN, "nullable": True})
+    cp_id = fields.String(metadata={
+        "description": "ContactPoint ID: 10 digits whose last is the check digit; the printed form "
+                       "'123 456 7890' is accepted", "pattern": CP_ID_PATTERN, "nullable": True})
 
     @pre_load
     def drop_blank(self, data, **kwargs):
@@ -64,8 +92,9 @@ class ShieldingSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    shielded = fields.Boolean(required=True)
-    reason_category = fields.String(required=True)
+    shielded = fields.Boolean(required=True, metadata={"description": "true to shield the child, false to lift it"})
+    reason_category = fields.String(required=True, metadata={
+        "description": "Why (required when lifting shielding too)", "enum": list(SHIELDING_REASONS)})
 
 
 class PurposeSchema(Schema):
@@ -75,7 +104,8 @@ class PurposeSchema(Schema):
         unknown = RAISE
 
     purpose = fields.String(required=True, validate=validate.OneOf(
-        list(PURPOSES), error="choose why you need this record: " + ", ".join(PURPOSES)))
+        list(PURPOSES), error="choose why you need this record: " + ", ".join(PURPOSES)),
+        metadata={"description": "Why the record is being opened (recorded in the audit trail)"})
 
 
 class InvolvementSchema(Schema):
@@ -84,24 +114,29 @@ class InvolvementSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    role = fields.String(required=True, validate=validate.Length(1, 100, error="must be 1 to 100 characters"))
-    phone = fields.String(validate=validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number"))
-    email = fields.Email(validate=validate.Length(max=254))
-    start_date = fields.Date(load_default=dt.date.today)
-    lead_professional = fields.Boolean(load_default=False)
-    caf_held = fields.Boolean(load_default=False)
-    info_to_share = fields.Boolean(load_default=False)
-    assessment_undertaken = fields.Boolean(load_default=False)
+    role = fields.String(required=True, validate=validate.Length(1, 100, error="must be 1 to 100 characters"),
+                         metadata={"description": "The practitioner's role with the child", "example": "Health visitor"})
+    phone = fields.String(validate=validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number"),
+                          metadata={"description": "Contact phone number"})
+    email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Contact email address"})
+    start_date = fields.Date(load_default=dt.date.today, metadata={"description": "Not in the future; today if left out"})
+    lead_professional = fields.Boolean(load_default=False, metadata={"description": "The lead professional"})
+    caf_held = fields.Boolean(load_default=False, metadata={"description": "Holds a Common Assessment Framework"})
+    info_to_share = fields.Boolean(load_default=False, metadata={"description": "Has information to share"})
+    assessment_undertaken = fields.Boolean(load_default=False, metadata={"description": "An assessment was done"})
     sensitive_category = fields.String(validate=validate.OneOf(
-        SENSITIVE_CATEGORIES, error="must be one of " + ", ".join(SENSITIVE_CATEGORIES)))
-    consent_recorded = fields.Boolean(load_default=False)
+        SENSITIVE_CATEGORIES, error="must be one of " + ", ".join(SENSITIVE_CATEGORIES)), metadata={
+        "description": "For a sensitive service only: seen only by its own organisation, the owning "
+                       "authority's team and national administrators; needs consent_recorded"})
+    consent_recorded = fields.Boolean(load_default=False, metadata={
+        "description": "The child's or carer's explicit consent was given (required for a sensitive service)"})
 
     @validates("start_date")
     def not_in_the_future(self, value, **kwargs):
         if value > dt.date.today():
             raise ValidationError("must not be in the future")
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # say everything that is wrong at once
     def consent_for_sensitive_services(self, data, **kwargs):
         if data.get("sensitive_category") and not data.get("consent_recorded"):
             raise ValidationError("a sensitive service can only be recorded with the child's or carer's explicit "
@@ -112,11 +147,11 @@ class EndInvolvementSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    end_date = fields.Date(load_default=dt.date.today)
+    end_date = fields.Date(load_default=dt.date.today, metadata={"description": "Today if left out"})
 
 
 class InfoToShareSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    info_to_share = fields.Boolean(required=True)
+    info_to_share = fields.Boolean(required=True, metadata={"description": "Whether there is information to share"})
