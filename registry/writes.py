@@ -72,6 +72,16 @@ def get_or_create_organisation(session: Session, kind: str, code: str, name: str
     return org
 
 
+def update_organisation_contact(session: Session, org: Organisation, *, name: str, phone: str | None,
+                                email: str | None) -> bool:
+    """Change how an organisation is named and reached (shown on records); returns whether anything changed."""
+    if not name.strip():
+        raise RegistryError("name", "is required")
+    changed = (org.name, org.phone, org.email) != (name.strip(), phone or None, email or None)
+    org.name, org.phone, org.email = name.strip(), phone or None, email or None
+    return changed
+
+
 def create_child(session: Session, *, la_code: str | None = None, rng: random.Random | None = None,
                  **fields: Any) -> Child:
     child = Child(cp_id=_unused_cp_id(session, rng), **_child_fields(fields))

@@ -1,14 +1,20 @@
-"""Administration pages: shielding (here), index status; users and relevance profiles in their own modules."""
+"""Administration pages: shielding, organisations' contact details, index status (users and relevance
+profiles have their own modules)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, session
 
-from access_control import InvalidInput, NotAllowed
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from access_control import InvalidInput, NotAllowed, audit
 from indexing import CHECKPOINT, index_status
-from registry.models import SHIELDING_REASONS
+from registry.models import ORG_KINDS, SHIELDING_REASONS, Organisation
+from registry.writes import RegistryError, update_organisation_contact
 
 from .auth import Refused, require
 from .extensions import es_client, sessions
+from .schemas import OrganisationContactSchema
 from .services import RecordNotFound, change_shielding
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -53,3 +59,44 @@ def index():
     viewer, _ = require("view_index_status")
     status = index_status(es_client(), sessions(), current_app.config["SETTINGS"].es_alias, CHECKPOINT)
     return render_template("index_status.html", viewer=viewer, status=status, notice=None)
+
+
+@bp.route("/organisations", methods=["GET", "POST"])
+def organisations():
+    """Contact details of an organisation: what practitioners see, e.g. the LA team on shielded records.
+
+    LA teams edit their own authority; national administrators any organisation (by kind and code).
+    """
+    viewer, _ = require("administer_users")
+    own_la = viewer.role != "national_admin"
+    source = request.form if request.method == "POST" else request.args
+    kind = "local_authority" if own_la else source.get("kind", "local_authority")
+    code = viewer.la_code if own_la else source.get("code", "").strip()
+    errors, saved, org = {}, False, None
+    if kind not in ORG_KINDS:
+        errors["kind"] = ["choose a kind of organisation"]
+    with sessions().begin() as db:
+        if code and not errors:
+            org = db.scalar(select(Organisation).where(Organisation.kind == kind, Organisation.code == code))
+            if org is None:
+                errors["code"] = [f"there is no {kind.replace('_', ' ')} with the code {code}"]
+        form = {"name": org.name if org else "", "phone": (org.phone or "") if org else "",
+                "email": (org.email or "") if org else ""}
+        if request.method == "POST" and org is not None:
+            form = {k: request.form.get(k, "").strip() for k in ("name", "phone", "email")}
+            try:
+                data = OrganisationContactSchema().load({k: v for k, v in form.items() if v})
+            except ValidationError as exc:
+                errors.update(exc.messages)
+            else:
+                try:
+                    if update_organisation_contact(db, org, name=data.get("name", ""), phone=data.get("phone"),
+                                                   email=data.get("email")):
+                        audit.record(db, viewer, "organisation_updated", {"organisation": f"{kind}:{code}", **data})
+                    saved = True
+                except RegistryError as exc:
+                    errors[exc.field] = [exc.message]
+    status = 400 if errors and request.method == "POST" else 200
+    return render_template("organisations.html", viewer=viewer, own_la=own_la, kind=kind, code=code, org_found=org
+                           is not None, form=form, errors=errors, kinds=ORG_KINDS,
+                           notice="Contact details saved." if saved else None), status
