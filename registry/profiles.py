@@ -12,8 +12,11 @@ from .models import RelevanceProfileRow
 def save_profile(session: Session, data: dict, created_by: str) -> RelevanceProfile:
     """Validate and store ``data`` as the next version of its name (never overwrites a version)."""
     RelevanceProfile.from_dict({**data, "version": 1})  # validate before numbering
+    shipped = default_profile()
+    # Never number an edit of the shipped default as its own version: that would hide the shipped one.
     latest = session.scalar(select(func.max(RelevanceProfileRow.version))
-                            .where(RelevanceProfileRow.name == data["name"])) or 0
+                            .where(RelevanceProfileRow.name == data["name"])) or \
+        (shipped.version if data["name"] == shipped.name else 0)
     profile = RelevanceProfile.from_dict({**data, "version": latest + 1})
     session.add(RelevanceProfileRow(name=profile.name, version=profile.version, body=profile.to_dict(),
                                     active=False, created_by=created_by))

@@ -15,7 +15,9 @@ from .config import Settings
 
 MAX_BODY_BYTES = 64 * 1024
 NAVIGATION = (("pages.search_form", "Find a child", "search"), ("review.events", "Audit", "review_audit"),
-              ("admin.users", "Users", "administer_users"), ("admin.relevance", "Relevance", "manage_relevance"),
+              ("user_admin.users", "Users", "administer_users"),
+              ("admin.organisations", "Organisations", "administer_users"),
+              ("relevance_admin.profiles", "Relevance", "manage_relevance"),
               ("admin.index", "Index", "view_index_status"))
 GOVUK_ASSETS = Path(__file__).parent / "static" / "govuk" / "assets"  # copied by scripts/build-frontend
 CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
@@ -43,14 +45,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
-    from . import admin, api, auth, errors, extensions, limiting, operations, pages, review, signin
+    from . import (
+        admin, api, auth, errors, extensions, limiting, operations, pages, relevance_admin, review, signin, user_admin,
+    )
 
     extensions.init_app(app)
     extensions.csrf.init_app(app)
     extensions.csrf.exempt(api.bp)  # bearer-token calls carry no cookie; session calls are checked in auth
     auth.init_app(app)  # before the limiter: limits are counted per signed-in caller
     limiting.init_app(app, app.extensions["contactpoint"]["engine"])
-    for blueprint in (signin.bp, pages.bp, review.bp, admin.bp, api.bp, operations.bp):
+    for blueprint in (signin.bp, pages.bp, review.bp, user_admin.bp, admin.bp, relevance_admin.bp, api.bp,
+                      operations.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, errors.respond)
 

@@ -20,7 +20,8 @@ bp = Blueprint("pages", __name__)
 
 FORM_FIELDS = ("given_name", "family_name", "dob-day", "dob-month", "dob-year", "gender", "postcode", "cp_id",
                "on_behalf_of")
-HOMES = (("search", "pages.search_form"), ("review_audit", "review.events"), ("manage_relevance", "admin.relevance"))
+HOMES = (("search", "pages.search_form"), ("review_audit", "review.events"),
+         ("manage_relevance", "relevance_admin.profiles"))
 
 
 def criteria_from_form(form: dict) -> tuple[dict, dict]:

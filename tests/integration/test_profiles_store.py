@@ -37,3 +37,14 @@ def test_unknown_profiles_and_bad_data_are_refused(sessions):
             get_profile(session, "nope")
         with pytest.raises(ProfileError, match="weights"):
             save_profile(session, {"name": "x", "weights": {}, "thresholds": {}}, "tester")
+
+
+def test_an_edit_of_the_shipped_default_never_hides_it(sessions):
+    data = default_profile().to_dict()
+    data["weights"]["family_exact"] = 13.0
+    with sessions.begin() as session:
+        edited = save_profile(session, data, "tester")
+    assert (edited.name, edited.version) == ("default", default_profile().version + 1)
+    with sessions() as session:
+        assert get_profile(session, "default", default_profile().version) == default_profile()
+        assert get_profile(session, "default").weights["family_exact"] == 13.0

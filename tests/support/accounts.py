@@ -57,7 +57,7 @@ def next_code(sessions, account: Account) -> str:
         last = accounts.find_user(db, account.username).totp_last_step
     totp = pyotp.TOTP(account.secret)
     now = totp.timecode(dt.datetime.now(dt.timezone.utc))
-    step = max(now - 1, last + 1)
+    step = max(now, last + 1)  # the current code: it stays valid for one more step
     assert step <= now + 1, "this account already used every code valid right now"
     return totp.generate_otp(step)
 

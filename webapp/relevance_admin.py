@@ -1,0 +1,299 @@
+"""Relevance profile pages: versions, editing (a new version), offline evaluation, comparison, activation.
+
+These do what ``contactpoint relevance show|import|evaluate|activate`` do, through the same
+functions, and are audited the same way (under the signed-in administrator's name).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from elasticsearch import ApiError, TransportError
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from access_control import audit
+from registry.models import RelevanceProfileRow
+from registry.profiles import activate_profile, active_profile, get_profile, save_profile
+from search_service import EngineError
+from search_service.evaluation import METRIC_NAMES, MAX_REGRESSIONS_LISTED, evaluate, read_judgments, regressions
+from search_service.profiles import THRESHOLD_NAMES, WEIGHT_NAMES, ProfileError, default_profile
+from search_service.queries import GROUPS, REASONS
+
+from .auth import Refused, require
+from .extensions import es_client, sessions
+from .offline import judgment_runner
+
+bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
+
+WEIGHT_GROUPS = (("family", "Family name"), ("given", "Given name"), ("dob", "Date of birth"),
+                 ("gender", "Gender"), ("location", "Postcode"))
+WEIGHT_LABELS = {name: REASONS[name][0].upper() + REASONS[name][1:] for name in WEIGHT_NAMES} | {
+    "family_exact": "The same family name", "given_exact": "The same given name",
+    "dob_exact": "The same date of birth", "gender": "The same gender", "postcode": "The same postcode"}
+THRESHOLD_LABELS = {
+    "certain": "Certain match: share of the best possible score",
+    "probable": "Probable match: share of the best possible score",
+    "minimum": "Shown at all: share of the best possible score",
+    "indistinct": "Too many to tell apart: when the first child cut scores this share of the top child",
+}
+assert {w for group, _ in WEIGHT_GROUPS for w in GROUPS[group]} == set(WEIGHT_NAMES)
+assert set(THRESHOLD_LABELS) == set(THRESHOLD_NAMES)
+MAX_WEIGHT = 1000
+MAX_DESCRIPTION = 1000
+
+
+def weight_field(name: str) -> str:
+    return f"weight_{name}"
+
+
+def threshold_field(name: str) -> str:
+    return f"threshold_{name}"
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def _versions() -> list[dict]:
+    """Every stored version, newest first within each name, with the shipped default if never stored."""
+    with sessions()() as db:
+        rows = db.scalars(select(RelevanceProfileRow)
+                          .order_by(RelevanceProfileRow.name, RelevanceProfileRow.version.desc())).all()
+        versions = [{"name": r.name, "version": r.version, "ref": f"{r.name}:{r.version}", "active": r.active,
+                     "created_by": r.created_by, "created_at": r.created_at,
+                     "description": r.body.get("description", "")} for r in rows]
+    # With no version activated, searches use the shipped default (registry.profiles.active_profile).
+    shipped = default_profile()
+    stored = next((v for v in versions if v["name"] == shipped.name and v["version"] == shipped.version), None)
+    if stored is None:
+        versions.append({"name": shipped.name, "version": shipped.version, "ref": f"{shipped.name}:{shipped.version}",
+                         "active": False, "created_by": "shipped", "created_at": None,
+                         "description": shipped.description})
+        versions.sort(key=lambda v: (v["name"], -v["version"]))
+    if not any(v["active"] for v in versions) and (stored is None or stored["created_by"] == "shipped"):
+        next(v for v in versions if v["name"] == shipped.name and v["version"] == shipped.version)["active"] = True
+    return versions
+
+
+def _profile_ref(text: str) -> tuple[str, int] | None:
+    name, _, version = text.strip().partition(":")
+    if not name or not version.isdigit():
+        return None
+    return name, int(version)
+
+
+def _list_page(viewer, form: dict, errors: dict | None = None, status: int | None = None):
+    return render_template("relevance.html", viewer=viewer, versions=_versions(), form=form, errors=errors or {},
+                           notice=session.pop("notice", None)), status or (400 if errors else 200)
+
+
+@bp.get("")
+def profiles():
+    viewer, _ = require("manage_relevance")
+    with sessions()() as db:
+        active = active_profile(db)
+    return _list_page(viewer, {"profile": f"{active.name}:{active.version}", "against": "", "judgments": ""})
+
+
+@bp.post("/<name>/<int:version>/activate")
+def activate(name: str, version: int):
+    viewer, _ = require("manage_relevance")
+    try:
+        with sessions().begin() as db:
+            profile = activate_profile(db, name, version)
+            audit.record(db, viewer, "relevance_profile_activated", {"profile": profile.name,
+                                                                     "version": profile.version})
+    except ProfileError:
+        raise Refused(404, f"there is no profile {name} version {version}", "not_found") from None
+    session["notice"] = f"{profile.name} version {profile.version} is now used by every search."
+    return redirect(url_for("relevance_admin.profiles"))
+
+
+# --- editing -------------------------------------------------------------------------------------
+
+def _form_of(profile) -> dict:
+    form = {"name": profile.name, "description": profile.description}
+    form.update({weight_field(n): _number_text(v) for n, v in profile.weights.items()})
+    form.update({threshold_field(n): _number_text(v) for n, v in profile.thresholds.items()})
+    return form
+
+
+def _number(text: str, low: float, high: float, low_included: bool = True) -> tuple[float | None, str | None]:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None, "enter a number, for example 7.5" if text.strip() else "enter a number"
+    if not math.isfinite(value) or value > high or value < low or (value == low and not low_included):
+        return None, f"must be a number from {_number_text(low)} to {_number_text(high)}" if low_included else \
+            f"must be more than {_number_text(low)} and at most {_number_text(high)}"
+    return value, None
+
+
+def _profile_from_form(form: dict) -> tuple[dict, dict]:
+    """(profile data for save_profile, errors by field)."""
+    errors: dict[str, list[str]] = {}
+    weights, thresholds = {}, {}
+    for name in WEIGHT_NAMES:
+        weights[name], problem = _number(form[weight_field(name)], 0, MAX_WEIGHT)
+        if problem:
+            errors[weight_field(name)] = [problem]
+    for name in THRESHOLD_NAMES:
+        thresholds[name], problem = _number(form[threshold_field(name)], 0, 1, low_included=False)
+        if problem:
+            errors[threshold_field(name)] = [problem]
+    if not any(threshold_field(n) in errors for n in ("minimum", "probable", "certain")) and not (
+            thresholds["minimum"] <= thresholds["probable"] <= thresholds["certain"]):
+        errors[threshold_field("probable")] = ["must be at least the minimum and at most the certain threshold"]
+    if len(form["description"]) > MAX_DESCRIPTION:
+        errors["description"] = [f"must be {MAX_DESCRIPTION} characters or fewer"]
+    data = {"name": form["name"], "description": form["description"], "weights": weights, "thresholds": thresholds}
+    return data, errors
+
+
+def _field_of(message: str) -> str:
+    """The form field a ProfileError message names ("weights.gender: ..." -> "weight_gender")."""
+    where = message.partition(":")[0]
+    group, _, name = where.partition(".")
+    if group == "weights" and name in WEIGHT_NAMES:
+        return weight_field(name)
+    if group == "thresholds":
+        return threshold_field(name if name in THRESHOLD_NAMES else "probable")
+    return "name"
+
+
+@bp.route("/<name>/<int:version>", methods=["GET", "POST"])
+def edit(name: str, version: int):
+    viewer, _ = require("manage_relevance")
+    try:
+        with sessions()() as db:
+            base = get_profile(db, name, version)
+    except ProfileError:
+        raise Refused(404, f"there is no profile {name} version {version}", "not_found") from None
+    errors: dict[str, list[str]] = {}
+    form = _form_of(base)
+    if request.method == "POST":
+        form = {key: request.form.get(key, "").strip() for key in form}
+        data, errors = _profile_from_form(form)
+        if not errors:
+            try:
+                with sessions().begin() as db:
+                    saved = save_profile(db, data, viewer.username)
+                    audit.record(db, viewer, "relevance_profile_saved", {
+                        "profile": saved.name, "version": saved.version, "based_on": f"{base.name}:{base.version}"})
+            except ProfileError as exc:
+                message = str(exc)
+                errors = {_field_of(message): [message.partition(": ")[2] or message]}
+            else:
+                session["notice"] = (f"Saved {saved.name} version {saved.version}. It is not used by searches until "
+                                     "you activate it: evaluate it first.")
+                return redirect(url_for("relevance_admin.profiles"))
+    return render_template("relevance_edit.html", viewer=viewer, base=base, form=form, errors=errors,
+                           weight_groups=[(label, GROUPS[group]) for group, label in WEIGHT_GROUPS],
+                           weight_labels=WEIGHT_LABELS, threshold_names=THRESHOLD_NAMES,
+                           threshold_labels=THRESHOLD_LABELS, max_weight=MAX_WEIGHT, notice=None), \
+        400 if errors else 200
+
+
+# --- evaluation and comparison --------------------------------------------------------------------
+
+def _judgments(text: str, errors: dict) -> tuple[Path | None, list]:
+    if not text:
+        errors["judgments"] = ["enter the path of a judgment set (a .jsonl file) on the server"]
+        return None, []
+    path = Path(text)
+    if path.suffix != ".jsonl":
+        errors["judgments"] = ["must name a JSON Lines file ending .jsonl"]
+        return None, []
+    if not path.exists():
+        errors["judgments"] = [f"there is no file {text} on the server"]
+        return None, []
+    if not path.is_file():
+        errors["judgments"] = [f"{text} is not a file"]
+        return None, []
+    try:
+        judgments = read_judgments(path)
+    except OSError as exc:
+        errors["judgments"] = [f"{text} cannot be read: {exc.strerror or exc}"]
+        return None, []
+    except ValueError as exc:  # names the line and field
+        errors["judgments"] = [str(exc)]
+        return None, []
+    if not judgments:
+        errors["judgments"] = [f"{text} holds no judgments"]
+        return None, []
+    return path, judgments
+
+
+def _rank_text(rank: int | None) -> str:
+    return "miss" if rank is None else str(rank)
+
+
+def _metric_text(name: str, value) -> str:
+    return str(value) if name == "queries" else f"{value:.3f}"
+
+
+def _changes(items) -> dict:
+    shown = [{"id": j.id, "criteria": j.criteria, "expected": j.expected,
+              "corruptions": ", ".join(j.corruptions) or "none", "a": a, "b": b} for j, a, b in items]
+    return {"total": len(items), "shown": shown[:MAX_REGRESSIONS_LISTED]}
+
+
+@bp.post("/evaluate")
+def evaluation():
+    viewer, _ = require("manage_relevance")
+    form = {key: request.form.get(key, "").strip() for key in ("profile", "against", "judgments")}
+    errors: dict[str, list[str]] = {}
+    refs = []
+    for key in ("profile", "against"):
+        if not form[key] and key == "against":
+            continue
+        ref = _profile_ref(form[key])
+        if ref is None:
+            errors[key] = ["choose a profile version"]
+        else:
+            refs.append(ref)
+    if len(refs) == 2 and refs[0] == refs[1]:
+        errors["against"] = ["choose a different version to compare with, or none"]
+    path, judgments = _judgments(form["judgments"], errors)
+    profiles = []
+    if not errors:
+        with sessions()() as db:
+            for key, ref in zip(("profile", "against"), refs):
+                try:
+                    profiles.append(get_profile(db, *ref))
+                except ProfileError:
+                    errors[key] = [f"there is no profile {ref[0]} version {ref[1]}"]
+    if errors:
+        return _list_page(viewer, form, errors)
+    settings = current_app.config["SETTINGS"]
+    reports = []
+    try:
+        es = es_client()
+        for profile in profiles:
+            metrics, outcomes = evaluate(judgment_runner(es, settings, profile), judgments)
+            reports.append({"label": f"{profile.name}:{profile.version}", "metrics": metrics, "outcomes": outcomes})
+    except (EngineError, ApiError, TransportError) as exc:
+        current_app.logger.warning("relevance evaluation failed: %s", exc)
+        return _list_page(viewer, form, {"evaluation": [
+            f"the search engine could not run the queries ({type(exc).__name__}): check the index status"]}, 503)
+    with sessions().begin() as db:
+        audit.record(db, viewer, "relevance_evaluation", {"judgments": str(path), "queries": len(judgments),
+                                                          "profiles": [r["label"] for r in reports]})
+    rows = []
+    for name, display in METRIC_NAMES:
+        values = [getattr(r["metrics"], name) for r in reports]
+        row = {"name": display, "values": [_metric_text(name, v) for v in values]}
+        if len(values) == 2:
+            delta = values[1] - values[0]
+            row["delta"] = f"{delta:+d}" if name == "queries" else f"{delta:+.3f}"
+        rows.append(row)
+    worse = better = None
+    if len(reports) == 2:
+        before, after = reports[0]["outcomes"], reports[1]["outcomes"]
+        worse = _changes(regressions(before, after))
+        # Worse in the first means better in the second: (judgment, rank in second, rank in first).
+        better = _changes([(j, a, b) for j, b, a in regressions(after, before)])
+    return render_template("relevance_compare.html", viewer=viewer, labels_of=[r["label"] for r in reports],
+                           rows=rows, worse=worse, better=better, judgments=str(path), queries=len(judgments),
+                           rank_text=_rank_text, form=form, errors={}, notice=None)
