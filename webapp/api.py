@@ -1,4 +1,8 @@
-"""JSON API under /api/v1: bearer tokens (or a session plus CSRF token), one error body, 4xx for mistakes."""
+"""JSON API under /api/v1: bearer tokens (or a session plus CSRF token), one error body, 4xx for mistakes.
+
+The YAML after ``---`` in each view's docstring feeds the OpenAPI document (webapp/openapi.py), served at
+GET /api/v1/openapi.json; tests/contract check the running API against it.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -64,6 +68,30 @@ def _json_body(schema) -> dict:
 @client_limited
 @search_limited
 def search():
+    """Find children by fuzzy criteria.
+    ---
+    post:
+      operationId: searchChildren
+      summary: Find children by name, date of birth, gender, postcode or ContactPoint ID
+      description: >-
+        At least a family name plus a given name, date of birth or year of birth, or a ContactPoint
+        ID is required. When more strong candidates exist than the result cap, or the criteria single
+        nobody out, the answer is no results with `too_many` set ("add detail"). Location criteria
+        never count for a shielded child.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: Search
+      responses:
+        200:
+          description: The candidates, best first
+          content:
+            application/json:
+              schema: SearchResponse
+        429: TooManyRequests
+        503: SearchUnavailable
+    """
     viewer, _ = require("search")
     data = _json_body(SearchSchema())
     outcome = search_children(viewer, data, channel="api")
@@ -74,6 +102,28 @@ def search():
 @client_limited
 @view_limited
 def record(cp_id: str):
+    """One child's record as the caller may see it, after a stated purpose.
+    ---
+    get:
+      operationId: viewChild
+      summary: Open a child's record for a stated purpose
+      description: >-
+        A shielded child's record, for anyone but its own local authority's team and national
+        administrators, holds only identity, the shielded marker, status and whom to contact, with
+        `redacted` true. A child that does not exist and one the caller may not open get the same 404.
+        Any query parameter but `purpose` is refused (400).
+      parameters:
+      - in: query
+        schema: PurposeSchema
+      responses:
+        200:
+          description: The record (redacted or full)
+          content:
+            application/json:
+              schema: ChildRecord
+        404: NotFound
+        429: TooManyRequests
+    """
     viewer, _ = require("view_record")
     try:
         purpose = PurposeSchema().load(request.args.to_dict())["purpose"]
@@ -84,6 +134,27 @@ def record(cp_id: str):
 
 @bp.post("/children/<cp_id>/shielding")
 def shielding(cp_id: str):
+    """Shield a child or lift shielding (the child's own local authority team or a national administrator).
+    ---
+    post:
+      operationId: setShielding
+      summary: Shield a child or lift shielding
+      description: >-
+        For the child's own local authority management team and national administrators; it takes
+        effect for searches at once. The answer is the record as the caller now sees it.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: Shielding
+      responses:
+        200:
+          description: The record after the change
+          content:
+            application/json:
+              schema: ChildRecord
+        404: NotFound
+    """
     viewer, _ = require("set_shielding")
     data = _json_body(ShieldingSchema())
     return jsonify(change_shielding(viewer, cp_id, data["shielded"], data["reason_category"]))
@@ -92,6 +163,28 @@ def shielding(cp_id: str):
 @bp.post("/children/<cp_id>/involvements")
 @client_limited
 def involvements(cp_id: str):
+    """Register that the caller's service works with the child.
+    ---
+    post:
+      operationId: registerInvolvement
+      summary: Register an involvement with a child
+      description: >-
+        The practitioner named in X-Acting-For (or the signed-in user) is recorded against the caller's
+        organisation. A sensitive service can only be recorded with explicit consent.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: Involvement
+      responses:
+        201:
+          description: The involvement as registered
+          content:
+            application/json:
+              schema: InvolvementRecord
+        404: NotFound
+        429: TooManyRequests
+    """
     viewer, _ = require("register_involvement")
     data = _json_body(InvolvementSchema())
     return jsonify(register_involvement(viewer, cp_id, data)), 201
@@ -100,6 +193,25 @@ def involvements(cp_id: str):
 @bp.post("/children/<cp_id>/involvements/<int:involvement_id>/end")
 @client_limited
 def end(cp_id: str, involvement_id: int):
+    """End an involvement (its own organisation, the owning authority's team or a national administrator).
+    ---
+    post:
+      operationId: endInvolvement
+      summary: End an involvement
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: EndInvolvement
+      responses:
+        200:
+          description: The involvement, ended
+          content:
+            application/json:
+              schema: InvolvementRecord
+        404: NotFound
+        429: TooManyRequests
+    """
     viewer, _ = require("register_involvement")
     data = _json_body(EndInvolvementSchema())
     return jsonify(end_involvement(viewer, cp_id, involvement_id, data["end_date"]))
@@ -108,6 +220,46 @@ def end(cp_id: str, involvement_id: int):
 @bp.post("/children/<cp_id>/involvements/<int:involvement_id>/info-to-share")
 @client_limited
 def info_to_share(cp_id: str, involvement_id: int):
+    """Set or clear an involvement's "information to share" flag.
+    ---
+    post:
+      operationId: flagInfoToShare
+      summary: Set or clear an involvement's information-to-share flag
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: InfoToShare
+      responses:
+        200:
+          description: The involvement after the change
+          content:
+            application/json:
+              schema: InvolvementRecord
+        404: NotFound
+        429: TooManyRequests
+    """
     viewer, _ = require("register_involvement")
     data = _json_body(InfoToShareSchema())
     return jsonify(flag_info_to_share(viewer, cp_id, involvement_id, data["info_to_share"]))
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """This API's OpenAPI 3 document, generated from the views and their schemas (no credentials needed).
+    ---
+    get:
+      operationId: openapiDocument
+      summary: The OpenAPI document of this API
+      security: []
+      responses:
+        200:
+          description: An OpenAPI 3.0 document (it holds no personal data)
+          content:
+            application/json:
+              schema:
+                type: object
+    """
+    from .openapi import document
+
+    return jsonify(document(current_app))

@@ -5,7 +5,7 @@ too many requests) are written to the audit trail, naming fields but never their
 """
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import jsonify, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -32,11 +32,14 @@ def respond(exc: HTTPException):
         message = f"usage limit reached ({exc.description}): try again later"
     if exc.code in AUDITED:
         audit_refusal(exc.code, _reason(exc), list(errors) or None)
+    if exc.code == 401 and not request.path.startswith("/api/"):
+        return redirect(url_for("signin.login", next=request.full_path if request.method == "GET" else None))
     if request.path.startswith("/api/"):
         response = jsonify({"message": message, "errors": errors})
-        response.status_code = exc.code
-    elif exc.code == 401:
-        response = redirect(url_for("signin.login", next=request.full_path if request.method == "GET" else None))
     else:
-        response = render_template("error.html", viewer=current_viewer(), status=exc.code, message=message), exc.code
+        response = make_response(render_template("error.html", viewer=current_viewer(), status=exc.code,
+                                                 message=message))
+    response.status_code = exc.code
+    # Keep what the exception says about itself, e.g. Allow on a 405.
+    response.headers.extend([(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
     return response

@@ -14,6 +14,7 @@ from registry import cpid
 from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
 
+PHONE = validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number")
 MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
                     "or a ContactPoint ID")
 NAME_RULE = "letters, spaces, hyphens, apostrophes and full stops, with at least one letter (at most 100 characters)"
@@ -24,8 +25,10 @@ GENDER_PATTERN = (r"^\s*([Ff]([Ee][Mm][Aa][Ll][Ee])?|[Mm]([Aa][Ll][Ee])?|[Oo]([T
 POSTCODE_PATTERN = r"^\s*[A-Za-z]\s*([A-Za-z]\s*)?[0-9]\s*([A-Za-z0-9]\s*)?[0-9]\s*[A-Za-z]\s*[A-Za-z]\s*$"
 
 
-def _described(field, **metadata):
-    """``field`` with OpenAPI metadata added (for fields made by shared helpers such as ``Name``)."""
+def _criterion(field, **metadata):
+    """A search criterion, described for the OpenAPI document. ``drop_blank`` removes nulls before any
+    field sees them (null means "not given"), so marking the field nullable changes nothing but the document."""
+    field.allow_none = True
     field.metadata.update(metadata)
     return field
 
@@ -34,26 +37,22 @@ class SearchSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    # null means "not given" (see drop_blank), so every criterion is nullable.
-    given_name = _described(Name(), description="Given name: " + NAME_RULE, minLength=1, maxLength=100,
-                            nullable=True, example="Amara")
-    family_name = _described(Name(), description="Family name: " + NAME_RULE, minLength=1, maxLength=100,
-                             nullable=True, example="Okafor")
-    date_of_birth = fields.Date(validate=birth_date_of_a_child, metadata={
-        "description": "YYYY-MM-DD, not in the future; the child must be under 18", "nullable": True})
-    birth_year = fields.Integer(strict=False, metadata={
-        "description": "Year of birth when the full date is not known (one of the last 18 years); "
-                       "not together with date_of_birth", "nullable": True})
-    birth_month = fields.Integer(strict=False, validate=validate.Range(1, 12, error="must be a month from 1 to 12"),
-                                 metadata={"description": "Month of birth, with birth_year", "nullable": True})
-    gender = GenderField(metadata={
-        "description": "female, male, other or unknown; the codes F, M, O, U, X, 1, 2, 9 and 0 are accepted "
-                       "too, in either case", "pattern": GENDER_PATTERN, "nullable": True})
-    postcode = PostcodeField(metadata={"description": "A UK postcode, e.g. LS6 2AB (spacing and case do not matter)",
-                                       "pattern": POSTCODE_PATTERN, "nullable": True})
-    cp_id = fields.String(metadata={
-        "description": "ContactPoint ID: 10 digits whose last is the check digit; the printed form "
-                       "'123 456 7890' is accepted", "pattern": CP_ID_PATTERN, "nullable": True})
+    given_name = _criterion(Name(), description="Given name: " + NAME_RULE, minLength=1, maxLength=100,
+                            example="Jo")
+    family_name = _criterion(Name(), description="Family name: " + NAME_RULE, minLength=1, maxLength=100,
+                             example="Smith")
+    date_of_birth = _criterion(fields.Date(validate=birth_date_of_a_child),
+                               description="YYYY-MM-DD, not in the future; the child must be under 18")
+    birth_year = _criterion(fields.Integer(strict=False), description="Year of birth when the full date is not "
+                            "known (one of the last 18 years); not together with date_of_birth")
+    birth_month = _criterion(fields.Integer(strict=False, validate=validate.Range(
+        1, 12, error="must be a month from 1 to 12")), description="Month of birth, with birth_year")
+    gender = _criterion(GenderField(), description="female, male, other or unknown; the codes F, M, O, U, X, 1, 2, "
+                        "9 and 0 are accepted too, in either case", pattern=GENDER_PATTERN)
+    postcode = _criterion(PostcodeField(), description="A UK postcode, e.g. LS6 2AB (spacing and case do not matter)",
+                          pattern=POSTCODE_PATTERN)
+    cp_id = _criterion(fields.String(), description="ContactPoint ID: 10 digits whose last is the check digit; the "
+                       "printed form '123 456 7890' is accepted", pattern=CP_ID_PATTERN)
 
     @pre_load
     def drop_blank(self, data, **kwargs):
@@ -115,11 +114,13 @@ class InvolvementSchema(Schema):
         unknown = RAISE
 
     role = fields.String(required=True, validate=validate.Length(1, 100, error="must be 1 to 100 characters"),
-                         metadata={"description": "The practitioner's role with the child", "example": "Health visitor"})
-    phone = fields.String(validate=validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number"),
+                         metadata={"description": "The practitioner's role with the child",
+                                   "example": "Health visitor"})
+    phone = fields.String(validate=PHONE,
                           metadata={"description": "Contact phone number"})
     email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Contact email address"})
-    start_date = fields.Date(load_default=dt.date.today, metadata={"description": "Not in the future; today if left out"})
+    start_date = fields.Date(load_default=dt.date.today,
+                             metadata={"description": "Not in the future; today if left out"})
     lead_professional = fields.Boolean(load_default=False, metadata={"description": "The lead professional"})
     caf_held = fields.Boolean(load_default=False, metadata={"description": "Holds a Common Assessment Framework"})
     info_to_share = fields.Boolean(load_default=False, metadata={"description": "Has information to share"})
@@ -155,3 +156,12 @@ class InfoToShareSchema(Schema):
         unknown = RAISE
 
     info_to_share = fields.Boolean(required=True, metadata={"description": "Whether there is information to share"})
+
+
+class OrganisationContactSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 200, error="must be 1 to 200 characters"))
+    phone = fields.String(validate=PHONE)
+    email = fields.Email(validate=validate.Length(max=254))

@@ -47,3 +47,29 @@ def test_a_national_administrator_sees_index_status_and_edits_an_organisation(pa
     assert "Contact details saved." in page.inner_text("#notice")
     accessibility.check(page)
     screenshot(page, "organisation-contact")
+
+
+def test_an_la_manager_adds_a_user_and_a_relevance_admin_opens_the_profiles(new_page, live_server, sessions,
+                                                                          accessibility):
+    manager = new_page()
+    sign_in_with_enrolment(manager, live_server, add_user(sessions, "lee.manager", role="la_management"),
+                           accessibility)
+    manager.click("text=Users")
+    expect(manager).to_have_title("Users – ContactPoint")
+    accessibility.check(manager)
+    screenshot(manager, "users")
+    manager.goto(live_server + "/admin/users/new")
+    accessibility.check(manager)
+    manager.click("#save-user")  # nothing filled in
+    assert "There is a problem" in manager.inner_text("#error-summary")
+    accessibility.check(manager)
+    screenshot(manager, "add-user-errors")
+
+    relevance = new_page()
+    sign_in_with_enrolment(relevance, live_server, add_user(sessions, "rel.admin", role="relevance_admin"),
+                           accessibility, home_title="Relevance profiles – ContactPoint")
+    assert "default" in relevance.inner_text("#versions")
+    screenshot(relevance, "relevance-profiles")
+    relevance.click("#edit-default-1")
+    accessibility.check(relevance)
+    screenshot(relevance, "relevance-edit")
