@@ -121,14 +121,17 @@ class VisibilityPolicy:
     def sees_location(self, child: Child) -> bool:
         return not child.shielded or self.viewer.role == "national_admin" or self._owns(child)
 
+    def _same_organisation(self, involvement) -> bool:
+        # Organisations are unique by kind and code: a school coded like a clinic is not the clinic.
+        return (involvement.organisation.kind, involvement.organisation.code) == \
+            (self.viewer.organisation_kind, self.viewer.organisation)
+
     def _sees_sensitive(self, child: Child, involvement) -> bool:
-        return (self.viewer.role == "national_admin" or self._owns(child)
-                or involvement.organisation.code == self.viewer.organisation)
+        return self.viewer.role == "national_admin" or self._owns(child) or self._same_organisation(involvement)
 
     def may_manage(self, child: Child, involvement) -> bool:
         """End or re-flag an involvement: its own organisation, the owning LA team, national administrators."""
-        return (involvement.organisation.code == self.viewer.organisation or self.viewer.role == "national_admin"
-                or self._owns(child))
+        return self._same_organisation(involvement) or self.viewer.role == "national_admin" or self._owns(child)
 
     @staticmethod
     def involvement(i) -> dict:

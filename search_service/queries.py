@@ -155,8 +155,25 @@ def location_group(postcode: str | None, location_scope: dict | None, profile: R
     return group
 
 
-def max_score(criteria: Criteria, profile: RelevanceProfile) -> float:
-    """The score of a child agreeing exactly on every criterion given (to grade by ratio)."""
+LOCATABLE = "locatable"
+
+
+def locatable_marker(postcode: str | None, location_scope: dict | None) -> dict | None:
+    """A clause scoring nothing that names the children location criteria may count for.
+
+    A child outside the scope (shielded, for this viewer) is graded against the best score it
+    could reach without location, so a postcode moves neither its grade nor whether it is shown.
+    """
+    if not normalise_postcode(postcode) or location_scope is None:
+        return None
+    return {"constant_score": {"filter": location_scope, "boost": 0.0, "_name": LOCATABLE}}
+
+
+def max_score(criteria: Criteria, profile: RelevanceProfile, with_location: bool = True) -> float:
+    """The score of a child agreeing exactly on every criterion given (to grade by ratio).
+
+    ``with_location=False``: for a child location criteria may not count for.
+    """
     w = profile.weights
     total = 0.0
     if criteria.family_name:
@@ -169,7 +186,7 @@ def max_score(criteria: Criteria, profile: RelevanceProfile) -> float:
         total += w["dob_year_month"] if criteria.birth_month else w["dob_year"]
     if criteria.gender:
         total += w["gender"]
-    if normalise_postcode(criteria.postcode):
+    if with_location and normalise_postcode(criteria.postcode):
         total += w["postcode"]
     return total
 
@@ -188,14 +205,18 @@ def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dic
         dob_group(criteria, profile),
         _named_group([("gender", {"term": {"gender": criteria.gender}})], profile) if criteria.gender else None,
         location_group(criteria.postcode, location_scope, profile),
+        locatable_marker(criteria.postcode, location_scope),
     ) if g is not None]
     # Some name must agree: a date of birth or a postcode alone never makes a candidate.
     must = [{"bool": {"should": names, "minimum_should_match": 1}}] if names else []
     return {
         "query": {"bool": {"must": must, "should": evidence, "filter": filters,
                            "minimum_should_match": 0 if names else 1}},
-        # Candidates below the profile's minimum never leave Elasticsearch, and are not counted.
-        "min_score": round(profile.thresholds["minimum"] * max_score(criteria, profile), 4),
+        # Candidates below the profile's minimum never leave Elasticsearch, and are not counted. The
+        # minimum leaves location out whenever some children may not be located, so a postcode can
+        # never push one of them out.
+        "min_score": round(profile.thresholds["minimum"]
+                           * max_score(criteria, profile, with_location=location_scope is None), 4),
         "size": size,
         "track_total_hits": True,
         "_source": source,
@@ -216,11 +237,12 @@ def reasons(matched: set[str]) -> list[str]:
     return list(dict.fromkeys(REASONS[name] for name in strongest(matched)))
 
 
-def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str]) -> str:
+def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str],
+                location_counts: bool = True) -> str:
     """certain / probable / possible, in the spirit of FHIR Patient $match."""
     if "cp_id" in matched:
         return "certain"
-    ceiling = max_score(criteria, profile)
+    ceiling = max_score(criteria, profile, with_location=location_counts)
     ratio = score / ceiling if ceiling else 0.0
     if ratio >= profile.thresholds["certain"]:
         return "certain"

@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 from analyzers import AGREEMENT_ORDER, name_agreement
 
 from .profiles import RelevanceProfile
-from .queries import Criteria, build_query, match_grade, reasons
+from .queries import LOCATABLE, Criteria, build_query, match_grade, reasons
 
 STRONG = ("certain", "probable")
 NAME_KIND_REASONS = {"alias": "known alias", "source": "name recorded by another service",
@@ -58,8 +58,11 @@ def name_reason(criteria: Criteria, names: list[dict]) -> str | None:
     return NAME_KIND_REASONS[kind] if best_other < best_primary else None
 
 
-def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile) -> Candidate:
+def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile,
+                       location_scope: dict | None = None) -> Candidate:
     matched = set(hit.get("matched_queries", []))
+    location_counts = location_scope is None or LOCATABLE in matched
+    matched.discard(LOCATABLE)
     source = hit["_source"]
     explained = reasons(matched)
     via_name = name_reason(criteria, source.get("names") or [])
@@ -68,7 +71,7 @@ def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile)
     return Candidate(
         cp_id=source["cp_id"], given_name=source["given_name"], family_name=source["family_name"],
         date_of_birth=source["date_of_birth"], gender=source["gender"], score=round(hit["_score"], 3),
-        match_grade=match_grade(hit["_score"], criteria, profile, matched), matched_on=explained,
+        match_grade=match_grade(hit["_score"], criteria, profile, matched, location_counts), matched_on=explained,
         shielded=source["shielded"])
 
 
@@ -89,7 +92,7 @@ def search(es: Elasticsearch, alias: str, criteria: Criteria, profile: Relevance
     # One more than the cap tells "exactly N" from "more than N" candidates.
     body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
     response = es.search(index=alias, **body)
-    candidates = [candidate_from_hit(hit, criteria, profile) for hit in response["hits"]["hits"]]
+    candidates = [candidate_from_hit(hit, criteria, profile, location_scope) for hit in response["hits"]["hits"]]
     if too_many(candidates, max_results, profile):
         return SearchOutcome([], too_many=True, took_ms=response["took"])
     return SearchOutcome(candidates[:max_results], took_ms=response["took"])

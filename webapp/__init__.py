@@ -50,10 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     extensions.init_app(app)
+    auth.init_app(app)  # first: CSRF refusals and usage limits are recorded against the signed-in caller
     extensions.csrf.init_app(app)
     extensions.csrf.exempt(api.bp)  # bearer-token calls carry no cookie; session calls are checked in auth
-    auth.init_app(app)  # before the limiter: limits are counted per signed-in caller
-    limiting.init_app(app, app.extensions["contactpoint"]["engine"])
+    limiting.init_app(app, app.extensions["contactpoint"]["engine"])  # after auth: limits are per caller
     for blueprint in (signin.bp, pages.bp, review.bp, user_admin.bp, admin.bp, relevance_admin.bp, api.bp,
                       operations.bp):
         app.register_blueprint(blueprint)

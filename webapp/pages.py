@@ -43,8 +43,8 @@ def criteria_from_form(form: dict) -> tuple[dict, dict]:
     return data, {}
 
 
-def _page(template: str, status: int = 200, **context):
-    return render_template(template, notice=session.pop("notice", None), **context), status
+def _page(template: str, code: int = 200, **context):
+    return render_template(template, notice=session.pop("notice", None), **context), code
 
 
 @bp.get("/")

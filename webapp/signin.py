@@ -46,7 +46,8 @@ def _rules() -> LoginRules:
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect."""
     parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+    if target and not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+            and "\\" not in target:
         return target
     return url_for("pages.search_form")
 

@@ -15,11 +15,13 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from jinja2 import BytecodeCache
 from sqlalchemy import func, select
 
 from indexing import rebuild, sync_until_current
 from registry import cpid, writes
 from registry.models import AuditEvent, Child
+from webapp import create_app
 
 from ..integration.helpers import ALIAS, CHECKPOINT, years_ago
 from ..support.accounts import Account, add_user, csrf_token, sign_in
@@ -38,9 +40,40 @@ FULL_KEYS = IDENTITY_KEYS | {"shielding_reason", "other_names", "address", "scho
                              "involvements"}
 
 
+class SharedTemplates(BytecodeCache):
+    """Compiled templates shared by every app the suite builds, so each test's new app does not compile the
+    GOV.UK macros again. Jinja checks each entry against its template source's checksum before using it."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATES = SharedTemplates()
+
+
+def make_app(settings):
+    """An app as the `app` fixture makes it, with other settings (dispose of its engine afterwards)."""
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    app.jinja_env.bytecode_cache = TEMPLATES
+    return app
+
+
 @pytest.fixture
 def settings(settings):
     return settings.replace(**GENEROUS)
+
+
+@pytest.fixture
+def app(app):
+    app.jinja_env.bytecode_cache = TEMPLATES
+    return app
 
 
 @dataclass(frozen=True)
@@ -125,6 +158,8 @@ LA_NAMES = {LA1: ("City of London Children's Services", "020 7946 0001", "cp-tea
 USERS = {
     "practitioner": ("pat.practitioner", "practitioner", LA1, ("service", "HV-NORTH")),
     "camhs": ("cam.practitioner", "practitioner", LA1, ("service", "CAMHS-1")),
+    # Same code as the CAMHS service, but a different organisation (a school): no sensitive services for it.
+    "school": ("sam.school", "practitioner", LA1, ("school", "CAMHS-1")),
     "la1": ("lee.la1", "la_management", LA1, ("local_authority", LA1)),
     "la2": ("lou.la2", "la_management", LA2, ("local_authority", LA2)),
     "national": ("nat.admin", "national_admin", None, ("service", "NATIONAL")),
@@ -187,29 +222,51 @@ class Caller:
     def view_page(self, cp_id: str, purpose: str = PURPOSE):
         return self.form_post(f"/children/{cp_id}", {"purpose": purpose})
 
+    def search_page(self, criteria: dict):
+        return self.form_post("/search", search_form(criteria))
+
+
+def search_form(criteria: dict) -> dict:
+    """The search page's form fields for API-style criteria (the page asks for the date of birth in parts)."""
+    form = {k: v for k, v in criteria.items() if k != "date_of_birth"}
+    if criteria.get("date_of_birth"):
+        year, month, day = criteria["date_of_birth"].split("-")
+        form.update({"dob-day": day, "dob-month": month, "dob-year": year})
+    return form
+
 
 class World:
+    """The children exist at once; users are added, and the index built, only when a test asks."""
+
     def __init__(self, app, sessions, es, api_token: str):
         self.app, self.sessions, self.es, self.api_token = app, sessions, es, api_token
         self.specs = {spec.label: spec for spec in SPECS}
         self.ids: dict[str, str] = {}
-        self.accounts: dict[str, Account] = {}
+        self._accounts: dict[str, Account] = {}
         self._callers: dict[str, Caller] = {}
+        self._indexed = False
         with sessions.begin() as session:
-            for code, (name, phone, email) in LA_NAMES.items():
-                writes.get_or_create_organisation(session, "local_authority", code, name, phone=phone, email=email)
+            for code, (name, phone, email) in LA_NAMES.items():  # the contact shown even on shielded records
+                authority = writes.get_or_create_organisation(session, "local_authority", code, name)
+                authority.phone, authority.email = phone, email
             for spec in SPECS:
                 self.ids[spec.label] = create_child(session, spec).cp_id
-        for label, (username, role, la_code, organisation) in USERS.items():
-            self.accounts[label] = add_user(sessions, username, role=role, la_code=la_code, organisation=organisation)
         self.unknown_id = next(i for i in iter(cpid.generate, None) if i not in self.ids.values())
-        rebuild(es, sessions, ALIAS, CHECKPOINT)
-        self.label_of = {cp_id: label for label, cp_id in self.ids.items()}
 
-    # --- callers ------------------------------------------------------------------------------
+    def label_of(self, cp_id: str) -> str:
+        return next((label for label, known in self.ids.items() if known == cp_id), cp_id)
+
+    # --- users and callers --------------------------------------------------------------------
+
+    def account(self, label: str) -> Account:
+        if label not in self._accounts:
+            username, role, la_code, organisation = USERS[label]
+            self._accounts[label] = add_user(self.sessions, username, role=role, la_code=la_code,
+                                             organisation=organisation)
+        return self._accounts[label]
 
     def caller(self, label: str) -> Caller:
-        """A signed-in caller for a user label (signed in once per test), or "api" for the token."""
+        """A signed-in caller for a user label (signed in once per test), "api" for the token, or "anonymous"."""
         if label not in self._callers:
             client = self.app.test_client()
             if label == "api":
@@ -219,12 +276,19 @@ class World:
             elif label == "anonymous":
                 self._callers[label] = Caller(client, csrf_token(client, "/login"), "anonymous")
             else:
-                account = self.accounts[label]
+                account = self.account(label)
                 sign_in(client, self.sessions, account)
                 self._callers[label] = Caller(client, csrf_token(client, "/login"), account.username)
         return self._callers[label]
 
     # --- index --------------------------------------------------------------------------------
+
+    def index(self) -> "World":
+        """Build the index from the database (once); later changes need ``sync``."""
+        if not self._indexed:
+            rebuild(self.es, self.sessions, ALIAS, CHECKPOINT)
+            self._indexed = True
+        return self
 
     def sync(self) -> None:
         sync_until_current(self.es, self.sessions, ALIAS, CHECKPOINT)
@@ -253,6 +317,11 @@ def events_since(sessions, seq: int) -> list[tuple[str, str, dict]]:
 def audit_mark(sessions) -> int:
     with sessions() as session:
         return session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+
+
+def report(mismatches: list) -> str:
+    """Every mismatch on its own line, so one run shows them all."""
+    return f"{len(mismatches)} mismatches:\n" + "\n".join(repr(m) for m in mismatches)
 
 
 def refusal(events: list[tuple[str, str, dict]]) -> list[tuple]:

@@ -35,6 +35,7 @@ def test_every_strategy_is_present_and_weighted_by_the_profile():
     body = build_query(Criteria(family_name="O'Brien", given_name="Siobhan", date_of_birth=DOB, gender="female",
                                 postcode="LS6 2AB"), PROFILE, FILTERS, SCOPE, size=11)
     named = _named(body)
+    assert named.pop("locatable")["boost"] == 0.0  # marks the children location may count for; scores nothing
     assert set(named) == {"family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
                           "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle",
                           "given_swapped", "given_initial", "dob_exact", "dob_transposed", "dob_near",
@@ -157,3 +158,20 @@ def test_too_many_when_the_cut_candidate_cannot_be_told_from_the_best():
     # one candidate stands out from weak ones: a short list, best first
     assert too_many(_candidates((19, "possible"), (13, "possible"), (12, "possible"), (12, "possible")), 3,
                     PROFILE) is False
+
+
+def test_children_outside_the_location_scope_are_cut_and_graded_without_location():
+    criteria = Criteria(given_name="Amara", family_name="Okafor", date_of_birth=DOB, postcode="LS6 2AB")
+    scoped = build_query(criteria, PROFILE, FILTERS, SCOPE, size=11)
+    without_postcode = max_score(criteria, PROFILE, with_location=False)
+    assert without_postcode == max_score(criteria, PROFILE) - PROFILE.weights["postcode"]
+    assert scoped["min_score"] == round(PROFILE.thresholds["minimum"] * without_postcode, 4)
+    marker = _named(scoped)["locatable"]
+    assert (marker["filter"], marker["boost"]) == (SCOPE, 0.0)
+    # Seen by someone who may locate everyone, the postcode counts in the minimum and no marker is needed.
+    national = build_query(criteria, PROFILE, FILTERS, None, size=11)
+    assert "locatable" not in _named(national)
+    assert national["min_score"] == round(PROFILE.thresholds["minimum"] * max_score(criteria, PROFILE), 4)
+    # A shielded child agreeing on everything but (unusable) location is still certain.
+    assert match_grade(without_postcode, criteria, PROFILE, set(), location_counts=False) == "certain"
+    assert match_grade(without_postcode, criteria, PROFILE, set(), location_counts=True) != "certain"
