@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from elasticsearch import Elasticsearch
+from werkzeug.serving import make_server
 
 from registry.db import make_engine, make_sessionmaker, upgrade
 from search_service.engine import LocalEngine
@@ -125,6 +127,17 @@ def app(settings, es):
     app = create_app({"SETTINGS": settings, "TESTING": True})
     yield app
     app.extensions["contactpoint"]["engine"].dispose()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on 127.0.0.1 by a real HTTP server (threaded), for browsers and contract tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ Usage limits are raised so that hundreds of generated requests are never refused
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import pytest
-from werkzeug.serving import make_server
 
 from indexing import rebuild
 from registry import writes
@@ -30,16 +28,6 @@ def settings(settings, database_url):
     module's ``parametrize("database_url", ...)`` applies).
     """
     return settings.replace(search_limit=HIGH_LIMIT, view_limit=HIGH_LIMIT, client_limit=HIGH_LIMIT)
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture
