@@ -31,11 +31,14 @@ ACTING_FOR = re.compile(r"[^\x00-\x1f\x7f]{2,200}")
 
 
 class Refused(HTTPException):
-    """A request refused on purpose: ``reason`` goes to the audit trail, ``errors`` name the fields."""
+    """A request refused on purpose: ``reason`` goes to the audit trail, ``errors`` name the fields.
 
-    def __init__(self, code: int, message: str, reason: str, errors: dict | None = None):
+    ``audited=False`` only for refusals that would otherwise let anyone flood the trail.
+    """
+
+    def __init__(self, code: int, message: str, reason: str, errors: dict | None = None, audited: bool = True):
         super().__init__(description=message)
-        self.code, self.reason, self.errors = code, reason, errors or {}
+        self.code, self.reason, self.errors, self.audited = code, reason, errors or {}, audited
 
 
 class Principal(UserMixin):
@@ -107,15 +110,16 @@ def audit_refusal(status: int, reason: str, fields: list[str] | None = None) -> 
 
 def _bearer() -> None:
     scheme, _, credential = request.headers["Authorization"].partition(" ")
-    if scheme.lower() != "bearer" or not credential:
-        raise Refused(401, "use 'Authorization: Bearer <token>'", "token_malformed")
     try:
+        if scheme.lower() != "bearer" or not credential:
+            raise NotSignedIn("use 'Authorization: Bearer <token>'", "token_malformed")
         with sessions().begin() as db:
             token = api_tokens.authenticate(db, credential)
             user = token.user
             viewer = viewer_for(user)
             db.expunge(token)
     except NotSignedIn as exc:
+        _count_refused_credential()
         raise Refused(401, str(exc), exc.reason) from None
     g.token = token
     acting_for = (request.headers.get(ACTING_FOR_HEADER) or "").strip()
@@ -123,6 +127,26 @@ def _bearer() -> None:
     if not ACTING_FOR.fullmatch(acting_for):
         raise Refused(400, f"every API request must name the practitioner it acts for in the {ACTING_FOR_HEADER} "
                            "header (2 to 200 characters)", "acting_for_missing", {ACTING_FOR_HEADER: ["is required"]})
+
+
+def _count_refused_credential() -> None:
+    """Bad tokens from one address count against the sign-in limit; past it they are refused unrecorded.
+
+    One event says the limit was reached; after that nobody can fill the audit trail by guessing.
+    """
+    from flask_limiter.util import get_remote_address
+    from limits import parse_many
+
+    from .limiting import limiter
+
+    address, strategy = get_remote_address(), limiter.limiter
+    for limit in parse_many(current_app.config["SETTINGS"].login_limit):
+        if not strategy.hit(limit, "refused-credentials", address):
+            # A fixed window counts every attempt: the one just past the limit is recorded, no more.
+            if strategy.storage.get(limit.key_for("refused-credentials", address)) == limit.amount + 1:
+                audit_refusal(429, "refused_credentials_limit")
+            raise Refused(429, f"too many refused credentials from this address ({limit}): try again later",
+                          "refused_credentials_limit", audited=False)
 
 
 def authenticate():

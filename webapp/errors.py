@@ -30,7 +30,7 @@ def respond(exc: HTTPException):
     message = exc.description or exc.name
     if isinstance(exc, RateLimitExceeded):
         message = f"usage limit reached ({exc.description}): try again later"
-    if exc.code in AUDITED:
+    if exc.code in AUDITED and getattr(exc, "audited", True):
         audit_refusal(exc.code, _reason(exc), list(errors) or None)
     if exc.code == 401 and not request.path.startswith("/api/"):
         return redirect(url_for("signin.login", next=request.full_path if request.method == "GET" else None))

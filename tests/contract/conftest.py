@@ -27,7 +27,8 @@ def settings(settings, database_url):
     ``database_url`` is named so that pytest sees it in the closure of an overridden fixture (and the
     module's ``parametrize("database_url", ...)`` applies).
     """
-    return settings.replace(search_limit=HIGH_LIMIT, view_limit=HIGH_LIMIT, client_limit=HIGH_LIMIT)
+    return settings.replace(search_limit=HIGH_LIMIT, view_limit=HIGH_LIMIT, client_limit=HIGH_LIMIT,
+                            login_limit=HIGH_LIMIT)
 
 
 @pytest.fixture
