@@ -45,10 +45,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is not None and moment.tzinfo is None:  # SQLite returns naive UTC
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment
+def is_locked(user: User, now: dt.datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or _now())
 
 
 def hash_password(password: str) -> str:
@@ -188,8 +186,7 @@ def check_password(session: Session, username: str, password: str, rules: LoginR
         except VerificationError:
             pass
         return None, "unknown_user"
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
+    if is_locked(user, now):
         return user, "locked"
     try:
         _hasher.verify(user.password_hash, password or "")
@@ -220,8 +217,7 @@ def totp_step(secret: str, code: str, now: dt.datetime) -> int | None:
 def check_totp(user: User, code: str, rules: LoginRules, now: dt.datetime | None = None) -> str | None:
     """None when the code is right and unused (enrolment is then confirmed), else the reason."""
     now = now or _now()
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
+    if is_locked(user, now):
         return "locked"
     reason = usable(user, now.date())
     if reason:

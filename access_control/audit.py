@@ -20,8 +20,6 @@ def _digest(prev_hash: str, seq: int, occurred_at: str, actor: str, organisation
 
 
 def _stamp(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
-        moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

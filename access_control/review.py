@@ -85,10 +85,6 @@ class UsageReport:
     out_of_hours: list[dict] = field(default_factory=list)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 def unusual_usage(session: Session, scope_la: str | None, start: dt.date, end: dt.date,
                   rules: UsageRules = UsageRules()) -> UsageReport:
     """Accesses between ``start`` and ``end`` (inclusive) that deserve a second look."""
@@ -105,7 +101,7 @@ def unusual_usage(session: Session, scope_la: str | None, start: dt.date, end: d
     daily: Counter = Counter()
     out_of_area: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
     for event in session.scalars(query).yield_per(1000):
-        local = _aware(event.occurred_at).astimezone(LONDON)
+        local = event.occurred_at.astimezone(LONDON)
         day = local.date()
         if day < start:
             baseline[event.actor] += 1

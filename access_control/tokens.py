@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from registry.models import ApiToken, User
 
 from . import audit
-from .accounts import _aware, usable
+from .accounts import usable
 from .errors import InvalidInput, NotAllowed, NotSignedIn
 from .visibility import Viewer
 
@@ -78,7 +78,7 @@ def authenticate(session: Session, text: str, now: dt.datetime | None = None) ->
         raise NotSignedIn("the bearer token is not valid", "token_unknown")
     if row.revoked_at is not None:
         raise NotSignedIn("the bearer token has been revoked", "token_revoked")
-    if _aware(row.expires_at) <= now:
+    if row.expires_at <= now:
         raise NotSignedIn("the bearer token has expired", "token_expired")
     if usable(row.user, now.date()):
         raise NotSignedIn("the account this token belongs to is not active", "token_account_inactive")

@@ -24,8 +24,6 @@ def index_status(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoi
         oldest = checkpoints.oldest_change_after(session, checkpoint)
         dead = checkpoints.dead_letters(session, limit=20)
         dead_count = checkpoints.dead_letter_count(session)
-    if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
-        oldest = oldest.replace(tzinfo=dt.timezone.utc)
     lag_seconds = round((dt.datetime.now(dt.timezone.utc) - oldest).total_seconds(), 1) if oldest else 0.0
     return {"alias": alias, "indices": indices, "template_version_installed": installed,
             "template_version_code": template_version(alias), "documents": documents,

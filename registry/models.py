@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String,
-    Text, UniqueConstraint, func,
+    Text, TypeDecorator, UniqueConstraint, func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -17,6 +17,18 @@ SENSITIVE_CATEGORIES = ("sexual_health", "mental_health", "substance_misuse")
 SHIELDING_REASONS = ("risk_of_harm", "domestic_abuse", "adoption", "witness_protection", "court_order", "other")
 ROLES = ("practitioner", "la_management", "national_admin", "auditor", "relevance_admin", "api_client",
          "indexer")
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that always comes back timezone-aware in UTC (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value
+
 
 # SQLite only gives 64-bit autoincrement keys to INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -72,8 +84,8 @@ class Child(Base):
     shielding_reason: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(10), default="active")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 
     local_authority: Mapped[Organisation | None] = relationship(foreign_keys=[local_authority_id])
     school: Mapped[Organisation | None] = relationship(foreign_keys=[school_id])
@@ -145,7 +157,7 @@ class Involvement(Base):
     assessment_undertaken: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive_category: Mapped[str | None] = mapped_column(String(20))
     consent_recorded_by: Mapped[str | None] = mapped_column(String(200))
-    consent_recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
     # The user (or case-management system and practitioner) who registered it through ContactPoint.
     registered_by: Mapped[str | None] = mapped_column(String(100))
@@ -165,8 +177,8 @@ class SourceRecord(Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 
 
 class ChangeLog(Base):
@@ -178,7 +190,7 @@ class ChangeLog(Base):
     # Kept so a purged child's document can still be found and removed from the index.
     cp_id: Mapped[str | None] = mapped_column(String(10))
     change: Mapped[str] = mapped_column(String(30))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class IndexCheckpoint(Base):
@@ -187,10 +199,10 @@ class IndexCheckpoint(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
     # The worker allowed to advance this checkpoint, until when (others stand by).
     lease_owner: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):
@@ -198,7 +210,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(100), index=True)
     organisation: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
@@ -227,7 +239,7 @@ class RelevanceProfileRow(Base):
     body: Mapped[dict] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class IndexDeadLetter(Base):
@@ -238,8 +250,8 @@ class IndexDeadLetter(Base):
     cp_id: Mapped[str | None] = mapped_column(String(10))
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    first_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
-    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class User(Base):
@@ -260,12 +272,12 @@ class User(Base):
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # refuses a code used before
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_on: Mapped[dt.date | None] = mapped_column(Date)
     # Bumped on sign-out, disabling and password reset: every session cookie issued before dies.
     session_generation: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
     organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
@@ -281,9 +293,9 @@ class ApiToken(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     scopes: Mapped[str] = mapped_column(String(200))  # space-separated
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 
     user: Mapped[User] = relationship()

@@ -183,10 +183,9 @@ def require(permission: str) -> tuple[Viewer, VisibilityPolicy]:
     policy = VisibilityPolicy(viewer)
     if not policy.may(permission):
         raise Refused(403, f"your role ({viewer.role}) may not do this", f"role_may_not_{permission}")
-    token = current_token()
-    if token is not None and not api_tokens.has_scope(token, TOKEN_SCOPES.get(permission, permission)):
-        raise Refused(403, f"this token's scopes ({token.scopes}) do not include "
-                           f"{TOKEN_SCOPES.get(permission, permission)!r}", "token_scope")
+    token, scope = current_token(), TOKEN_SCOPES.get(permission, permission)
+    if token is not None and not api_tokens.has_scope(token, scope):
+        raise Refused(403, f"this token's scopes ({token.scopes}) do not include {scope!r}", "token_scope")
     return viewer, policy
 
 

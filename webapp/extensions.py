@@ -16,10 +16,6 @@ def init_app(app: Flask) -> None:
     app.extensions["contactpoint"] = {"engine": engine, "sessions": make_sessionmaker(engine), "es": None}
 
 
-def engine():
-    return current_app.extensions["contactpoint"]["engine"]
-
-
 def sessions():
     return current_app.extensions["contactpoint"]["sessions"]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased, joinedload
 
 from access_control import INTERACTIVE_ROLES, InvalidInput, NotAllowed, accounts
-from access_control.accounts import LA_GRANTABLE_ROLES, USERNAME
+from access_control.accounts import LA_GRANTABLE_ROLES, USERNAME, is_locked
 from registry.models import ORG_KINDS, ROLES, Organisation, User
 
 from .auth import Refused, require
@@ -65,20 +65,13 @@ def parse_date(day: str, month: str, year: str) -> tuple[dt.date | None, str | N
         return None, "must be a real date, for example 31 3 2027"
 
 
-def _locked(user: User, now: dt.datetime) -> bool:
-    locked_until = user.locked_until
-    if locked_until is not None and locked_until.tzinfo is None:  # SQLite returns naive UTC
-        locked_until = locked_until.replace(tzinfo=dt.timezone.utc)
-    return locked_until is not None and locked_until > now
-
-
 def _status(user: User, now: dt.datetime) -> tuple[str, str]:
     """(label, GOV.UK tag colour class) for one account."""
     if user.disabled:
         return "Disabled", "govuk-tag--red"
     if user.expires_on is not None and user.expires_on < now.date():
         return "Expired", "govuk-tag--grey"
-    if _locked(user, now):
+    if is_locked(user, now):
         return "Locked", "govuk-tag--orange"
     if user.role in INTERACTIVE_ROLES and not user.totp_confirmed:
         return "Authenticator not set up", "govuk-tag--blue"
@@ -106,7 +99,7 @@ def _listing(viewer, prefix: str, page: int) -> tuple[list[dict], bool]:
                          "organisation": f"{KIND_LABELS[user.organisation.kind]} {user.organisation.code}",
                          "la_code": user.local_authority.code if user.local_authority else None,
                          "expires_on": user.expires_on, "disabled": user.disabled, "status": label,
-                         "status_class": colour, "locked": _locked(user, now),
+                         "status_class": colour, "locked": is_locked(user, now),
                          "interactive": user.role in INTERACTIVE_ROLES})
     return rows, len(users) > PAGE_SIZE
 

@@ -90,6 +90,12 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def enter_password(page, account):
+    page.fill("#username", account.username)
+    page.fill("#password", account.password)
+    page.click("main button[type=submit]")
+
+
 def sign_in_with_enrolment(page, live_server, account, accessibility, home_title="Find a child – ContactPoint"):
     """The first sign-in journey: password, then set up the authenticator from the page's own key."""
     import pyotp
@@ -97,9 +103,7 @@ def sign_in_with_enrolment(page, live_server, account, accessibility, home_title
     page.goto(live_server + "/")
     expect(page).to_have_title("Sign in – ContactPoint")
     accessibility.check(page)
-    page.fill("#username", account.username)
-    page.fill("#password", account.password)
-    page.click("main button[type=submit]")
+    enter_password(page, account)
     expect(page).to_have_title("Set up your authenticator app – ContactPoint")
     accessibility.check(page)
     screenshot(page, "totp-enrolment")

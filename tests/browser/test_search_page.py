@@ -7,7 +7,7 @@ from indexing import rebuild
 
 from ..integration.helpers import ALIAS, CHECKPOINT, add_child, years_ago
 from ..support.accounts import add_user, next_code
-from .conftest import screenshot, sign_in_with_enrolment
+from .conftest import enter_password, screenshot, sign_in_with_enrolment
 
 DOB = years_ago(9, day=12)
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -154,9 +154,7 @@ def test_signing_in_again_asks_for_a_code_and_a_wrong_one_is_refused(page, live_
     page.click("#sign-out")
     assert page.inner_text("#notice").strip().endswith("You have signed out.")
     accessibility.check(page)
-    page.fill("#username", account.username)
-    page.fill("#password", account.password)
-    page.click("main button[type=submit]")
+    enter_password(page, account)
     expect(page).to_have_title("Enter your code – ContactPoint")
     accessibility.check(page)
     page.fill("#code", "000000" if pyotp.TOTP(account.secret).now() != "000000" else "111111")

@@ -86,7 +86,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password_until_the_co
 
         assert page(locked_right, "alice.lock") == page(locked_wrong, "alice.lock")  # whichever password
         with sessions() as db:
-            locked_until = accounts._aware(accounts.find_user(db, "alice.lock").locked_until)
+            locked_until = accounts.find_user(db, "alice.lock").locked_until
         remaining = locked_until - dt.datetime.now(dt.timezone.utc)
         assert dt.timedelta(minutes=6, seconds=50) < remaining <= dt.timedelta(minutes=7)
 
