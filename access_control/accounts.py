@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analyzers import clock
 from registry.models import ROLES, User
 from registry.writes import get_or_create_organisation
 
@@ -42,7 +43,7 @@ class LoginRules:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()
 
 
 def is_locked(user: User, now: dt.datetime | None = None) -> bool:

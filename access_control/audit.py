@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analyzers import clock
 from registry.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -30,7 +31,7 @@ def append(session: Session, actor: str, organisation: str | None, action: str, 
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
     seq = head.seq + 1
-    occurred_at = dt.datetime.now(dt.timezone.utc)
+    occurred_at = clock.now()
     canonical = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
     digest = _digest(head.hash, seq, _stamp(occurred_at), actor, organisation, action, canonical)
     event = AuditEvent(seq=seq, occurred_at=occurred_at, actor=actor, organisation=organisation, action=action,

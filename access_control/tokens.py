@@ -15,6 +15,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analyzers import clock
 from registry.models import ApiToken, User
 
 from . import audit
@@ -47,7 +48,7 @@ def create(session: Session, actor: Viewer, username: str, scopes: list[str], da
         raise InvalidInput("days", f"a token lasts between 1 and {MAX_DAYS} days")
     token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     row = ApiToken(token_id=token_id, secret_hash=_digest(secret), user=user, scopes=" ".join(sorted(set(scopes))),
-                   expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days), created_by=actor.username)
+                   expires_at=clock.now() + dt.timedelta(days=days), created_by=actor.username)
     session.add(row)
     session.flush()
     audit.record(session, actor, "token_created", {"token_id": token_id, "user": user.username,
@@ -62,14 +63,14 @@ def revoke(session: Session, actor: Viewer, token_id: str) -> ApiToken:
     if row is None:
         raise InvalidInput("token_id", f"there is no token {token_id!r}")
     if row.revoked_at is None:
-        row.revoked_at = dt.datetime.now(dt.timezone.utc)
+        row.revoked_at = clock.now()
         audit.record(session, actor, "token_revoked", {"token_id": token_id, "user": row.user.username})
     return row
 
 
 def authenticate(session: Session, text: str, now: dt.datetime | None = None) -> ApiToken:
     """The token a bearer credential names, if it is valid now; NotSignedIn says why not."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     match = TOKEN.fullmatch(text.strip())
     if match is None:
         raise NotSignedIn("the bearer token is malformed", "token_malformed")

@@ -5,6 +5,8 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from . import clock
+
 DOB_AGREEMENT_ORDER = ("exact", "transposed", "near", "year_month", "year", "none")
 
 _PARTIAL_DOB = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
@@ -56,10 +58,10 @@ def _typo_dates(d: date) -> tuple[date, ...]:
 def near_dates(d: date, today: date | None = None) -> tuple[date, ...]:
     """Every valid date one digit away from d (YYYYMMDD), or with two adjacent digits of one field swapped.
 
-    Excludes d itself and dates after ``today`` (default: date.today()), because nobody on the
+    Excludes d itself and dates after ``today`` (default: the clock's today), because nobody on the
     directory is born in the future. Sorted ascending.
     """
-    limit = today or date.today()
+    limit = today or clock.today()
     return tuple(candidate for candidate in _typo_dates(d) if candidate <= limit)
 
 

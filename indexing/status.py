@@ -1,11 +1,10 @@
 """What the index holds compared with the database."""
 from __future__ import annotations
 
-import datetime as dt
-
 from elasticsearch import Elasticsearch, NotFoundError
 from sqlalchemy.orm import sessionmaker
 
+from analyzers import clock
 from registry import checkpoints
 
 from .admin import indices_behind, template_version
@@ -24,7 +23,7 @@ def index_status(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoi
         oldest = checkpoints.oldest_change_after(session, checkpoint)
         dead = checkpoints.dead_letters(session, limit=20)
         dead_count = checkpoints.dead_letter_count(session)
-    lag_seconds = round((dt.datetime.now(dt.timezone.utc) - oldest).total_seconds(), 1) if oldest else 0.0
+    lag_seconds = round((clock.now() - oldest).total_seconds(), 1) if oldest else 0.0
     return {"alias": alias, "indices": indices, "template_version_installed": installed,
             "template_version_code": template_version(alias), "documents": documents,
             "checkpoint": checkpoint, "last_change": last, "lag_changes": max(last - checkpoint, 0),

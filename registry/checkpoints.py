@@ -6,6 +6,8 @@ import datetime as dt
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from analyzers import clock
+
 from .models import ChangeLog, Child, IndexCheckpoint, IndexDeadLetter
 
 
@@ -18,7 +20,7 @@ def set_checkpoint(session: Session, name: str, seq: int, owner: str | None = No
                    lease_seconds: float = 30.0) -> None:
     """Move the checkpoint; with ``owner``, only while that worker holds the lease (which is renewed)."""
     if owner is not None:
-        renewed = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=lease_seconds)
+        renewed = clock.now() + dt.timedelta(seconds=lease_seconds)
         moved = session.execute(update(IndexCheckpoint)
                                 .where(IndexCheckpoint.name == name, IndexCheckpoint.lease_owner == owner)
                                 .values(seq=seq, lease_until=renewed).execution_options(synchronize_session=False))
@@ -38,7 +40,7 @@ class LeaseLost(RuntimeError):
 
 def acquire_lease(session: Session, name: str, owner: str, seconds: float) -> bool:
     """Take or renew the lease in one atomic UPDATE; True when ``owner`` holds it now."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     if session.get(IndexCheckpoint, name) is None:
         session.add(IndexCheckpoint(name=name, seq=0))
         session.flush()
@@ -95,7 +97,7 @@ def cp_ids_of(session: Session, child_ids: list[int]) -> dict[int, str]:
 
 
 def record_dead_letter(session: Session, child_id: int, cp_id: str | None, error: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     row = session.get(IndexDeadLetter, child_id)
     if row is None:
         session.add(IndexDeadLetter(child_id=child_id, cp_id=cp_id, error=error[:4000], attempts=1,

@@ -14,6 +14,8 @@ from typing import Iterator, NamedTuple
 
 from faker import Faker
 
+from analyzers import clock
+
 UTC = datetime.timezone.utc
 
 # --- Rates (per child unless stated) -------------------------------------------------------
@@ -633,7 +635,7 @@ def _child_spec(rng: Random, fake: Faker, directory: list[dict], index: int, tod
 
 def generate_children(n: int, seed: int = 0, today: datetime.date | None = None) -> Iterator[dict]:
     """Yield ``n`` child specs one at a time; the same (n, seed, today) always yields the same specs."""
-    today = datetime.date.today() if today is None else today
+    today = clock.today() if today is None else today
     rng = Random(seed)
     fake = Faker("en_GB")
     fake.seed_instance(seed)

@@ -6,7 +6,7 @@ import unicodedata
 
 from marshmallow import ValidationError, fields, validate
 
-from analyzers import name_problem, normalise_postcode
+from analyzers import clock, name_problem, normalise_postcode
 
 from .models import GENDERS
 from .retention import eighteenth_birthday
@@ -21,7 +21,7 @@ def printable(value: str) -> None:
 
 
 def birth_date_of_a_child(value: dt.date) -> None:
-    today = dt.date.today()
+    today = clock.today()
     if value > today:
         raise ValidationError("must not be in the future")
     if eighteenth_birthday(value) <= today:  # the same rule retention archives by

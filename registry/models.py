@@ -4,10 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String,
-    Text, TypeDecorator, UniqueConstraint, func,
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+    TypeDecorator, UniqueConstraint, func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from analyzers import clock
 
 GENDERS = ("female", "male", "other", "unknown")
 CHILD_STATUSES = ("active", "archived", "merged", "deleted")
@@ -35,7 +37,7 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()
 
 
 class Base(DeclarativeBase):

@@ -19,6 +19,8 @@ import random
 import re
 from typing import Iterable, Mapping, Sequence
 
+from analyzers import clock
+
 from .evaluation import Judgment
 
 DEFAULT_RATES = {
@@ -360,7 +362,7 @@ def corrupt(criteria: dict, rng: random.Random, rates: Mapping[str, float] = DEF
     today) bounds corrupted dates of birth.
     """
     _check_rates(rates)
-    today = datetime.date.today() if today is None else today
+    today = clock.today() if today is None else today
     result = dict(criteria)
     labels = []
     rolls = [(kind, rng.random()) for kind in ORDER]       # one draw per kind, always

@@ -8,7 +8,6 @@ moves (sign-out, disabling, second-factor reset), so an old cookie cannot be rep
 from __future__ import annotations
 
 import re
-import time
 
 from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -17,9 +16,9 @@ from itsdangerous import BadSignature
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
-from access_control import NotSignedIn, Viewer, VisibilityPolicy, audit
-from access_control import tokens as api_tokens
+from access_control import NotSignedIn, Viewer, VisibilityPolicy, audit, tokens as api_tokens
 from access_control.accounts import usable, viewer_for
+from analyzers import clock
 from registry.models import ApiToken, User
 
 from .extensions import csrf, sessions
@@ -158,7 +157,7 @@ def authenticate():
     if not current_user.is_authenticated:
         return None
     settings = current_app.config["SETTINGS"]
-    now = int(time.time())
+    now = int(clock.timestamp())
     seen = session.get("seen", 0)
     if now - seen > settings.idle_minutes * 60:
         viewer = current_user.viewer

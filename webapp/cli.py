@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from analyzers import clock
+
 from . import cli_access
 from .cli_support import Context, pass_ctx, reported_errors
 
@@ -285,8 +287,8 @@ def _profile_ref(text: str) -> tuple[str, int | None]:
 @pass_ctx
 def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path):
     """Write a labelled query set built by corrupting children in the database (synthetic data only)."""
-    from search_service.judgments import generate_judgments
     from search_service.evaluation import write_judgments
+    from search_service.judgments import generate_judgments
 
     from .offline import children_for_judgments
 
@@ -306,8 +308,7 @@ def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | No
     """Recall@1/5/10, MRR and nDCG of a profile on a judgment set; with --against, what got worse."""
     from access_control import audit
     from registry.profiles import active_profile, get_profile
-    from search_service.evaluation import (evaluate, format_comparison, format_report, read_judgments,
-                                           regressions)
+    from search_service.evaluation import evaluate, format_comparison, format_report, read_judgments, regressions
     from search_service.profiles import ProfileError
 
     from .offline import judgment_runner
@@ -422,11 +423,9 @@ def retention_run(ctx: Context, today, dry_run: bool, verbose: bool):
     Intended to be run once a day by a scheduler (cron, a systemd timer); a run that finds nothing
     due changes nothing, so running it again, or late, is safe.
     """
-    import datetime as dt
-
     from registry.retention import run_retention
 
-    day = today.date() if today is not None else dt.date.today()
+    day = today.date() if today is not None else clock.today()
     years = ctx.settings.retention_years
     result = run_retention(ctx.sessions, day, years, actor=_cli_actor(), dry_run=dry_run)
     would = "would " if dry_run else ""

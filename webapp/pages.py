@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from access_control import PURPOSES, InvalidInput, VisibilityPolicy
+from analyzers import clock
 
 from .auth import ACTING_FOR, Refused, current_viewer, require
 from .limiting import search_limited, view_limited
@@ -173,7 +173,7 @@ def _not_found(viewer):
 def involvement_end(cp_id: str, involvement_id: int):
     viewer, _ = require("register_involvement")
     try:
-        ended = end_involvement(viewer, cp_id, involvement_id, dt.date.today())
+        ended = end_involvement(viewer, cp_id, involvement_id, clock.today())
     except InvalidInput as exc:
         raise Refused(400, exc.message, "invalid_input", {exc.field: [exc.message]}) from None
     except RecordNotFound:

@@ -8,6 +8,7 @@ from flask import Blueprint, render_template, request
 
 from access_control import audit
 from access_control.review import PAGE_SIZE, EventFilter, find_events, unusual_usage
+from analyzers import clock
 from registry import cpid
 
 from .auth import Refused, require
@@ -63,7 +64,7 @@ def events():
 @bp.get("/unusual")
 def unusual():
     viewer, _ = require("review_audit")
-    today = dt.date.today()
+    today = clock.today()
     start, end = _date("date_from", today - dt.timedelta(days=6)), _date("date_to", today)
     scope = _scope(viewer)
     with sessions().begin() as db:

@@ -5,14 +5,13 @@ Field ``metadata`` (descriptions, patterns, examples) only feeds the OpenAPI doc
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from access_control import PURPOSES
+from analyzers import clock
 from registry import cpid
-from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
+from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 
 PHONE = validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number")
 MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
@@ -68,7 +67,7 @@ class SearchSchema(Schema):
 
     @validates("birth_year")
     def year_of_a_child(self, value, **kwargs):
-        this_year = dt.date.today().year
+        this_year = clock.today().year
         if value > this_year:
             raise ValidationError("must not be in the future")
         if value < this_year - 18:
@@ -119,7 +118,7 @@ class InvolvementSchema(Schema):
     phone = fields.String(validate=PHONE,
                           metadata={"description": "Contact phone number"})
     email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Contact email address"})
-    start_date = fields.Date(load_default=dt.date.today,
+    start_date = fields.Date(load_default=clock.today,
                              metadata={"description": "Not in the future; today if left out"})
     lead_professional = fields.Boolean(load_default=False, metadata={"description": "The lead professional"})
     caf_held = fields.Boolean(load_default=False, metadata={"description": "Holds a Common Assessment Framework"})
@@ -134,7 +133,7 @@ class InvolvementSchema(Schema):
 
     @validates("start_date")
     def not_in_the_future(self, value, **kwargs):
-        if value > dt.date.today():
+        if value > clock.today():
             raise ValidationError("must not be in the future")
 
     @validates_schema(skip_on_field_errors=False)  # say everything that is wrong at once
@@ -148,7 +147,7 @@ class EndInvolvementSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    end_date = fields.Date(load_default=dt.date.today, metadata={"description": "Today if left out"})
+    end_date = fields.Date(load_default=clock.today, metadata={"description": "Today if left out"})
 
 
 class InfoToShareSchema(Schema):

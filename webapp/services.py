@@ -13,13 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from access_control import PURPOSES, InvalidInput, NotAllowed, Viewer, VisibilityPolicy, audit
+from analyzers import clock
 from indexing import CHECKPOINT
 from registry import cpid
 from registry.checkpoints import shielded_since_indexed
 from registry.models import SHIELDING_REASONS, Child, Involvement, Organisation
 from registry.profiles import active_profile
-from registry.writes import RegistryError, add_involvement, set_info_to_share, set_shielded
-from registry.writes import end_involvement as registry_end_involvement
+from registry.writes import (
+    RegistryError, add_involvement, end_involvement as registry_end_involvement, set_info_to_share, set_shielded,
+)
 from search_service import Criteria, SearchOutcome, search
 
 from .extensions import es_client, sessions
@@ -128,7 +130,7 @@ def register_involvement(viewer: Viewer, cp_id_text: str, data: dict) -> dict:
     fields = {k: v for k, v in data.items() if k != "consent_recorded"}
     if data.get("sensitive_category"):
         fields.update(consent_recorded_by=viewer.on_behalf_of or viewer.display_name,
-                      consent_recorded_at=dt.datetime.now(dt.timezone.utc))
+                      consent_recorded_at=clock.now())
     with sessions().begin() as session:
         child = _open_for_involvements(session, policy, cp_id)
         organisation = session.scalar(select(Organisation).where(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import time
 from urllib.parse import urlsplit
 
 import qrcode
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from access_control import audit
 from access_control.accounts import LoginRules, check_password, check_totp, provisioning_uri, viewer_for
+from analyzers import clock
 from registry.models import User
 
 from .auth import Principal, current_viewer
@@ -81,7 +81,7 @@ def login():
         if reason:
             _record(db, user, username, "login_failed", reason)
         else:
-            pending = {"user_id": user.id, "at": int(time.time()), "next": _safe_next(request.form.get("next"))}
+            pending = {"user_id": user.id, "at": int(clock.timestamp()), "next": _safe_next(request.form.get("next"))}
             enrolled = user.totp_confirmed
     if reason:
         return render_template("login.html", errors={"password": MESSAGES[reason]}, form={"username": username},
@@ -93,7 +93,7 @@ def login():
 
 def _pending_user(db) -> User | None:
     pending = session.get("pending")
-    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+    if not pending or clock.timestamp() - pending.get("at", 0) > PENDING_SECONDS:
         return None
     return db.get(User, pending["user_id"])
 
@@ -134,7 +134,7 @@ def _second_step(template: str):
         return render_template(template, errors={"code": MESSAGES[reason]}, **extra), 401
     session.clear()  # a fresh session: nothing from before sign-in survives
     login_user(principal)
-    session["seen"] = int(time.time())
+    session["seen"] = int(clock.timestamp())
     if enrolled_now:
         session["notice"] = "Your authenticator app is set up."
     return redirect(target)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from access_control import INTERACTIVE_ROLES, InvalidInput, NotAllowed, accounts
 from access_control.accounts import LA_GRANTABLE_ROLES, USERNAME, is_locked
+from analyzers import clock
 from registry.models import ORG_KINDS, ROLES, Organisation, User
 
 from .auth import Refused, require
@@ -88,7 +89,7 @@ def _listing(viewer, prefix: str, page: int) -> tuple[list[dict], bool]:
             authority.kind == "local_authority", authority.code == scope)
     if prefix:
         query = query.where(User.username.startswith(prefix, autoescape=True))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     with sessions()() as db:
         users = db.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).unique().all()
         rows = []
@@ -178,7 +179,7 @@ def expiry(username: str):
     expires_on, problem = (None, None) if clear else parse_date(parts["day"], parts["month"], parts["year"])
     if not clear and problem is None and expires_on is None:
         problem = "enter the last day the account may be used, or choose Remove expiry"
-    if expires_on is not None and expires_on < dt.datetime.now(dt.timezone.utc).date():  # as accounts.add_user
+    if expires_on is not None and expires_on < clock.now().date():  # as accounts.add_user
         problem = "must be today or later"
     if problem:
         return _list_page(viewer, errors={"expires_on": [problem]}, expiry={"username": username, **parts})

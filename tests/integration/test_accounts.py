@@ -7,12 +7,22 @@ from sqlalchemy import select
 
 from access_control import InvalidInput, NotAllowed, NotSignedIn, Viewer, accounts, tokens
 from access_control.accounts import LoginRules
+from analyzers import clock
 from registry.models import ApiToken, AuditEvent, User
 
 from ..support.accounts import OPERATOR, PASSWORD, add_token, add_user
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.timezone.utc)
 RULES = LoginRules(max_failures=5, lockout=dt.timedelta(minutes=15))
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock():
+    """NOW for every module these tests reach (accounts, tokens, audit), not only where it is passed."""
+    with clock.pinned(NOW):
+        yield
+
+
 LA_TEAM = Viewer(username="la.manager", display_name="LA manager", role="la_management", organisation="E09000001",
                  la_code="E09000001")
 
@@ -109,7 +119,7 @@ def test_tokens_are_shown_once_stored_hashed_scoped_expiring_and_revocable(sessi
         assert text.split("_")[2] not in row.secret_hash and row.scopes == "search"
         assert tokens.authenticate(session, text, NOW).token_id == row.token_id
         with pytest.raises(NotSignedIn) as expired:
-            tokens.authenticate(session, text, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1, seconds=1))
+            tokens.authenticate(session, text, NOW + dt.timedelta(days=1, seconds=1))
         assert expired.value.reason == "token_expired"
         with pytest.raises(NotSignedIn) as tampered:
             tokens.authenticate(session, text[:-1] + ("A" if text[-1] != "A" else "B"), NOW)
