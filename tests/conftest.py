@@ -21,7 +21,7 @@ from registry.db import make_engine, make_sessionmaker, upgrade
 from search_service.engine import LocalEngine
 from webapp.config import Settings
 
-from .support.accounts import add_token
+from .support.accounts import TEST_SECRET_KEY, add_token
 from .support.postgres import LocalPostgres
 
 
@@ -117,7 +117,7 @@ def sessions(db_engine):
 @pytest.fixture
 def settings(database_url, es_url, tmp_path):
     return Settings.from_env({}).replace(state_dir=tmp_path / "state", database_url=database_url, es_url=es_url,
-                                        secure_cookies=False)
+                                        secure_cookies=False, secret_key=TEST_SECRET_KEY)
 
 
 @pytest.fixture

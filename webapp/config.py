@@ -6,12 +6,21 @@ Nothing reads the environment at import time: the CLI and the app factory call
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
 from limits import parse_many
 
 PREFIX = "CONTACTPOINT_"
+# Written by `contactpoint dev` (mode 0600) so that the development web app and the CLI share one
+# key; production sets CONTACTPOINT_SECRET_KEY instead.
+SECRET_KEY_FILE = "secret-key"
+
+
+class MissingSecretKey(RuntimeError):
+    """No key was configured where one is required."""
 
 
 def _default_state_dir() -> Path:
@@ -41,6 +50,10 @@ class Settings:
     es_version: str | None = None
     es_alias: str = "children"
     secret_key: str | None = None
+    # Keys kept outside the database: the TOTP secrets' encryption key and the audit trail's MAC key.
+    # Each defaults to a key derived from secret_key for its one purpose.
+    totp_key: str | None = None
+    audit_key: str | None = None
     max_results: int = 10
     retention_years: int = 6
     # Access control: sessions, sign-in and per-user usage limits (flask-limiter notation).
@@ -99,7 +112,9 @@ class Settings:
             es_password=get("ES_PASSWORD"),
             es_version=get("ES_VERSION"),
             es_alias=get("ES_ALIAS", "children"),
-            secret_key=get("SECRET_KEY"),
+            secret_key=get("SECRET_KEY") or _read_key_file(state_dir / SECRET_KEY_FILE),
+            totp_key=get("TOTP_KEY"),
+            audit_key=get("AUDIT_KEY"),
             max_results=whole_number("MAX_RESULTS", 10, 1, 50),
             retention_years=whole_number("RETENTION_YEARS", 6, 1, 100),
             secure_cookies=flag("SECURE_COOKIES", True),
@@ -115,3 +130,24 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def key(self, purpose: str) -> bytes:
+        """The key for one purpose ("totp", "audit"): its own setting, else derived from the secret key.
+
+        Deriving (HMAC-SHA256 of the purpose under the secret key) keeps the purposes apart, so the
+        session-signing key never doubles as the audit or encryption key.
+        """
+        explicit = {"totp": self.totp_key, "audit": self.audit_key}.get(purpose)
+        if explicit:
+            return hashlib.sha256(explicit.encode()).digest()
+        if not self.secret_key:
+            raise MissingSecretKey(f"no key for {purpose}: set {PREFIX}SECRET_KEY (or {PREFIX}"
+                                   f"{purpose.upper()}_KEY)")
+        return hmac.new(self.secret_key.encode(), f"contactpoint/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _read_key_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None

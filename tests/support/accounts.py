@@ -12,6 +12,7 @@ from access_control import accounts, tokens
 
 OPERATOR = Viewer(username="cli:test", display_name="test operator", role="national_admin", organisation="console")
 PASSWORD = "correct horse battery staple"
+TEST_SECRET_KEY = "test-only secret key, never used outside the test suite"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
