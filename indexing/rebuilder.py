@@ -1,6 +1,14 @@
-"""Full rebuild into a fresh index, then an atomic alias swap (the live index is never touched)."""
+"""Full rebuild into a fresh index, then an atomic alias swap (the live index is never touched).
+
+Followers keep the live index current while the new one loads. Then the rebuild takes their
+lease, so no follower can move the checkpoint, catches the new index up with every change made
+since the load began, swaps the alias, and records the checkpoint the new index has reached.
+Without the lease a follower could apply a change (a shielding) to the old index and move the
+checkpoint past it just as the alias left that index: the change would be stranded there.
+"""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Iterator
 
 from elasticsearch import Elasticsearch
@@ -9,10 +17,13 @@ from sqlalchemy.orm import sessionmaker
 
 from registry import checkpoints
 
-from .admin import install_template, new_index_name, swap_alias, template_body
+from .admin import IndexingError, install_template, new_index_name, swap_alias, template_body
 from .documents import build_document, load_children
+from .sync import catch_up, worker_name
 
 CHUNK = 2000
+# Renewed at every catch-up batch and before the swap; if the rebuild dies, followers resume after it.
+LEASE_SECONDS = 300.0
 
 
 def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
@@ -29,18 +40,41 @@ def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
                    "version_type": "external", "_source": build_document(child)}
 
 
+def _hold_lease(sessions: sessionmaker, checkpoint_name: str, owner: str, lease_seconds: float) -> None:
+    """Take (from a follower) or renew the lease; refused while another rebuild holds it."""
+    with sessions.begin() as session:
+        if not checkpoints.seize_lease(session, checkpoint_name, owner, lease_seconds):
+            raise _another_rebuild(checkpoints.lease_holder(session, checkpoint_name), checkpoint_name)
+
+
+def _refuse_during_another_rebuild(sessions: sessionmaker, checkpoint_name: str) -> None:
+    """Checked first too, so a second rebuild does not load a whole index before it is refused."""
+    with sessions() as session:
+        holder = checkpoints.lease_holder(session, checkpoint_name) or ""
+    if holder.startswith(checkpoints.REBUILD):
+        raise _another_rebuild(holder, checkpoint_name)
+
+
+def _another_rebuild(holder: str | None, checkpoint_name: str) -> IndexingError:
+    return IndexingError(f"another rebuild ({holder}) holds the lease on {checkpoint_name!r}: wait for it to finish")
+
+
 def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
-            on_progress: Callable[[int], None] = lambda n: None) -> tuple[str, int]:
+            on_progress: Callable[[int], None] = lambda n: None,
+            lease_seconds: float = LEASE_SECONDS) -> tuple[str, int]:
     """Build a new index from the database and swap the alias to it; returns (index, documents)."""
+    _refuse_during_another_rebuild(sessions, checkpoint_name)
     install_template(es, alias)
     with sessions() as session:
-        # Everything up to here goes into the new index; later changes are caught up by sync.
+        # Everything up to here goes into the new index; later changes are caught up before the swap.
         up_to = checkpoints.last_change_seq(session)
     index = new_index_name(alias)
     # Load fast (no refreshes, no replicas, translog flushed in the background): nothing reads this
     # index until the alias moves, and a failed load is thrown away whole.
     load_settings = {"refresh_interval": "-1", "number_of_replicas": 0, "translog.durability": "async"}
     es.indices.create(index=index, settings={"index": load_settings})
+    owner = checkpoints.REBUILD + worker_name()
+    hold = partial(_hold_lease, sessions, checkpoint_name, owner, lease_seconds)
     count = 0
     try:
         # Requests go out on two threads so building documents overlaps Elasticsearch's indexing.
@@ -51,13 +85,36 @@ def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_na
         replicas = template_body(alias)["template"]["settings"].get("number_of_replicas", 1)
         es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None, "translog.durability": None,
                                                                  "number_of_replicas": replicas}})
+        reached = catch_up(es, sessions, index, up_to, before_batch=hold)
         es.indices.refresh(index=index)
+        hold()  # still ours, with a whole lease ahead
         old = swap_alias(es, alias, index)
     except BaseException:
         es.indices.delete(index=index, ignore_unavailable=True)
+        _release(sessions, checkpoint_name, owner)
         raise
+    try:
+        _record(sessions, checkpoint_name, reached, owner)
+    except checkpoints.LeaseLost:
+        # It stalled past its lease around the swap, and a follower may have applied changes to the old
+        # index meanwhile: take the lease back and apply everything since to the new, now live, one.
+        reached = catch_up(es, sessions, index, reached, before_batch=hold)
+        es.indices.refresh(index=index)
+        _record(sessions, checkpoint_name, reached, owner)
     for name in old:
         es.indices.delete(index=name, ignore_unavailable=True)
-    with sessions.begin() as session:
-        checkpoints.set_checkpoint(session, checkpoint_name, up_to)
     return index, count
+
+
+def _record(sessions: sessionmaker, checkpoint_name: str, reached: int, owner: str) -> None:
+    with sessions.begin() as session:
+        checkpoints.set_checkpoint(session, checkpoint_name, reached, owner)
+        checkpoints.release_lease(session, checkpoint_name, owner)
+
+
+def _release(sessions: sessionmaker, checkpoint_name: str, owner: str) -> None:
+    try:
+        with sessions.begin() as session:
+            checkpoints.release_lease(session, checkpoint_name, owner)
+    except Exception:  # the database may be why the rebuild failed; the lease then lapses by itself
+        pass

@@ -4,6 +4,10 @@ A child whose document cannot be built, or that Elasticsearch refuses, goes to t
 table and is retried by every later batch; it never holds up the others. Transient failures
 (Elasticsearch busy or down, the database unreachable) raise, so the checkpoint stays put and
 the follower retries with backoff.
+
+Writes go through the alias, so one that arrives after a rebuild swapped it lands in the live
+index. A shielding is searchable before searches stop treating the child as pending (the
+checkpoint passing its change, or its dead letter clearing): see ``shielded_since_indexed``.
 """
 from __future__ import annotations
 
@@ -64,16 +68,16 @@ def _actions_for(session, index: str, versions: dict[int, int]
     return actions, failed, owners
 
 
-def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int], wait_for_search: bool = False
+def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int], searchable: bool = False
            ) -> dict[int, tuple[str, str]]:
     """Bulk-write; returns refused children with the reason. Raises on transient failures.
 
-    ``wait_for_search`` returns only once the documents are searchable: used when a child was
-    shielded, because searches stop treating it specially once the checkpoint passes the change.
+    ``searchable`` returns only once the documents are searchable. It refreshes rather than waits
+    for a refresh ("wait_for"), which would never come while an operator has refreshes turned off.
     """
     if not actions:
         return {}
-    _, errors = bulk(es, actions, refresh="wait_for" if wait_for_search else False, raise_on_error=False, raise_on_exception=True, max_retries=3)
+    _, errors = bulk(es, actions, refresh=searchable, raise_on_error=False, raise_on_exception=True, max_retries=3)
     refused = {}
     for error in errors:
         (op, item), = error.items()
@@ -89,14 +93,24 @@ def _write(es: Elasticsearch, actions: list[dict], owners: dict[str, int], wait_
     return refused
 
 
+def _reveals_shielding(changes: list, retried: set[int], actions: list[dict], owners: dict[str, int]) -> bool:
+    """Whether searches would stop treating a shielded child as pending once this batch is recorded."""
+    return any(c.change == "shielded" for c in changes) or any(
+        owners[a["_id"]] in retried and a.get("_source", {}).get("shielded") for a in actions)
+
+
 def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
               batch_size: int = 1000, owner: str | None = None) -> SyncResult:
     """Index the children changed after the checkpoint (one batch) and retry dead letters.
 
-    With ``owner``, the checkpoint moves only while that worker holds the lease.
+    With ``owner``, the checkpoint moves only while that worker holds the lease; without, only
+    while nobody does (a follower or a rebuild is at work: this one-shot sync stands aside).
     """
-    index = live_index(es, alias)
+    live_index(es, alias)  # exactly one index behind the alias, or a clear error
     with sessions() as session:
+        if owner is None and (holder := checkpoints.lease_holder(session, checkpoint_name)):
+            raise IndexingError(f"{holder!r} holds the lease on {checkpoint_name!r} (a follower or a rebuild is "
+                                "keeping the index current): this sync stands aside")
         start = checkpoints.get_checkpoint(session, checkpoint_name)
         changes = checkpoints.changes_after(session, start, batch_size)
         if not changes and start > (last_logged := checkpoints.last_change_seq(session)):
@@ -109,8 +123,8 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
             versions[change.child_id] = change.seq
         if not versions:
             return SyncResult(0, 0, start)
-        actions, failed, owners = _actions_for(session, index, versions)
-    refused = _write(es, actions, owners, wait_for_search=any(c.change == "shielded" for c in changes))
+        actions, failed, owners = _actions_for(session, alias, versions)
+    refused = _write(es, actions, owners, searchable=_reveals_shielding(changes, set(retry), actions, owners))
     failed.update(refused)
     last = changes[-1].seq if changes else start
     with sessions.begin() as session:
@@ -119,6 +133,31 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
         checkpoints.clear_dead_letters(session, [cid for cid in versions if cid not in failed])
         checkpoints.set_checkpoint(session, checkpoint_name, last, owner)
     return SyncResult(len(changes), len(actions) - len(refused), last, dead_letters=len(failed))
+
+
+def catch_up(es: Elasticsearch, sessions: sessionmaker, index: str, after: int, batch_size: int = 1000,
+             before_batch: Callable[[], None] = lambda: None) -> int:
+    """Apply the changes after ``after`` to ``index`` (a rebuild's, not yet live); returns the last applied.
+
+    Children that fail become dead letters (so they stay pending for searches); nothing is cleared
+    and the checkpoint is left alone, because both describe the live index until the swap.
+    """
+    last = after
+    while True:
+        before_batch()
+        with sessions() as session:
+            changes = checkpoints.changes_after(session, last, batch_size)
+            if not changes:
+                return last
+            actions, failed, owners = _actions_for(session, index, {c.child_id: c.seq for c in changes})
+        failed.update(_write(es, actions, owners))
+        if failed:
+            with sessions.begin() as session:
+                for child_id, (cp_id, error) in failed.items():
+                    checkpoints.record_dead_letter(session, child_id, cp_id, error)
+        last = changes[-1].seq
+        if len(changes) < batch_size:
+            return last
 
 
 def sync_until_current(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,

@@ -18,7 +18,11 @@ def get_checkpoint(session: Session, name: str) -> int:
 
 def set_checkpoint(session: Session, name: str, seq: int, owner: str | None = None,
                    lease_seconds: float = 30.0) -> None:
-    """Move the checkpoint; with ``owner``, only while that worker holds the lease (which is renewed)."""
+    """Move the checkpoint; with ``owner``, only while that worker holds the lease (which is renewed).
+
+    Without ``owner``, only while nobody holds it: a follower or a rebuild that leads must not have
+    the checkpoint moved under it (a rebuild would then swap in an index lacking those changes).
+    """
     if owner is not None:
         renewed = clock.now() + dt.timedelta(seconds=lease_seconds)
         moved = session.execute(update(IndexCheckpoint)
@@ -27,28 +31,58 @@ def set_checkpoint(session: Session, name: str, seq: int, owner: str | None = No
         if moved.rowcount != 1:
             raise LeaseLost(f"the lease on {name!r} passed to another worker: this one stands down")
         return
-    row = session.get(IndexCheckpoint, name)
-    if row is None:
-        session.add(IndexCheckpoint(name=name, seq=seq))
-    else:
-        row.seq = seq
+    moved = session.execute(update(IndexCheckpoint)
+                            .where(IndexCheckpoint.name == name, _unleased(clock.now()))
+                            .values(seq=seq).execution_options(synchronize_session=False))
+    if moved.rowcount == 1:
+        return
+    if session.get(IndexCheckpoint, name) is not None:
+        raise LeaseLost(f"{lease_holder(session, name)!r} holds the lease on {name!r}: the checkpoint was not moved")
+    session.add(IndexCheckpoint(name=name, seq=seq))
 
 
 class LeaseLost(RuntimeError):
     """Another worker took over the checkpoint (this one stalled past its lease)."""
 
 
+# A rebuild's lease owner starts with this: a rebuild takes the lease from a follower, never from another rebuild.
+REBUILD = "rebuild:"
+
+
+def _unleased(now: dt.datetime):
+    return or_(IndexCheckpoint.lease_owner.is_(None), IndexCheckpoint.lease_until < now)
+
+
+def lease_holder(session: Session, name: str) -> str | None:
+    """Who holds the lease now (None: nobody, or it lapsed)."""
+    return session.scalar(select(IndexCheckpoint.lease_owner)
+                          .where(IndexCheckpoint.name == name, ~_unleased(clock.now())))
+
+
 def acquire_lease(session: Session, name: str, owner: str, seconds: float) -> bool:
     """Take or renew the lease in one atomic UPDATE; True when ``owner`` holds it now."""
+    return _take_lease(session, name, owner, seconds, lambda now: _unleased(now))
+
+
+def seize_lease(session: Session, name: str, owner: str, seconds: float) -> bool:
+    """Take the lease for a rebuild, from a live follower too; False while another rebuild holds it.
+
+    The follower it is taken from can no longer move the checkpoint (``set_checkpoint`` checks the
+    owner), so a batch it is still writing is never recorded as applied; it stands by until released.
+    """
+    return _take_lease(session, name, owner, seconds,
+                       lambda now: or_(_unleased(now), ~IndexCheckpoint.lease_owner.startswith(REBUILD, autoescape=True)))
+
+
+def _take_lease(session: Session, name: str, owner: str, seconds: float, takeable) -> bool:
+    """One atomic UPDATE: ``owner`` renews its lease, or takes it where ``takeable(now)`` holds."""
     now = clock.now()
     if session.get(IndexCheckpoint, name) is None:
         session.add(IndexCheckpoint(name=name, seq=0))
         session.flush()
     taken = session.execute(
         update(IndexCheckpoint)
-        .where(IndexCheckpoint.name == name,
-               or_(IndexCheckpoint.lease_owner.is_(None), IndexCheckpoint.lease_owner == owner,
-                   IndexCheckpoint.lease_until < now))
+        .where(IndexCheckpoint.name == name, or_(IndexCheckpoint.lease_owner == owner, takeable(now)))
         .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=seconds))
         .execution_options(synchronize_session=False))
     return taken.rowcount == 1
@@ -123,7 +157,9 @@ def shielded_since_indexed(session: Session, checkpoint_name: str) -> list[str]:
     """Children shielded in the database whose index documents may not say so yet.
 
     A shielding the indexer has not applied (after its checkpoint, or stuck as a dead letter).
-    Searches treat these as shielded at once, so a lagging index cannot leak a location match.
+    Searches treat these as shielded at once, so a lagging index cannot leak a location match. The
+    indexer keeps its side: it moves the checkpoint past a shielding, or clears a shielded child's
+    dead letter, only once the document saying so is searchable in the live index.
     """
     seq = get_checkpoint(session, checkpoint_name)
     pending = or_(ChangeLog.seq > seq, ChangeLog.child_id.in_(select(IndexDeadLetter.child_id)))
