@@ -1,7 +1,8 @@
 """Reading the audit trail back: filtered event lists and the unusual-usage report.
 
-A local authority team sees events by its own users and views of its own children; auditors
-and national administrators see everything. Every list is paged: there is no unbounded read.
+A local authority team sees events by its own users, views of its own children and searches that
+found its shielded children; auditors and national administrators see everything. Every list is
+paged: there is no unbounded read.
 """
 from __future__ import annotations
 
@@ -75,6 +76,13 @@ def find_events(session: Session, scope_la: str | None, f: EventFilter) -> tuple
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
+def _shielded_found(summary: dict, details: dict, scope_la: str | None) -> list[dict]:
+    """A search's shielded results, one entry each: for an LA team, those of its children or found by its users."""
+    return [{**summary, "cp_id": found.get("cp_id"), "access": "found by search"}
+            for found in details.get("shielded_returned") or []
+            if scope_la is None or scope_la in (details.get("actor_la"), found.get("child_la"))]
+
+
 @dataclass
 class UsageReport:
     start: dt.date
@@ -111,6 +119,8 @@ def unusual_usage(session: Session, scope_la: str | None, start: dt.date, end: d
         summary = {"seq": event.seq, "actor": event.actor, "organisation": event.organisation,
                    "action": event.action, "when": local.strftime("%Y-%m-%d %H:%M"),
                    "cp_id": details.get("cp_id"), "on_behalf_of": details.get("on_behalf_of")}
+        if event.action == "search":
+            report.shielded_views += _shielded_found(summary, details, scope_la)
         if event.action == "record_view":
             if details.get("shielded"):
                 report.shielded_views.append({**summary, "access": details.get("access")})

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import ROLES, Child, Organisation
 
+from .errors import NotAllowed
 from .permissions import allowed
 
 __all__ = ["PURPOSES", "ROLES", "Viewer", "VisibilityPolicy"]
@@ -65,11 +66,14 @@ class VisibilityPolicy:
         """Filters every search carries: only children a practitioner may find."""
         return [{"term": {"status": "active"}}]
 
-    def location_scope(self, shielded_since_indexed: list[str] = ()) -> dict | None:
-        """Which children location criteria may count for (None: all of them).
+    def location_scope(self, shielded_since_indexed: list[str] = (), decided: dict[str, bool] | None = None
+                       ) -> dict | None:
+        """Which children location criteria and other names than the current one may count for (None: all).
 
         ``shielded_since_indexed`` are children shielded in the database whose index documents
-        do not show it yet: they are treated as shielded at once.
+        do not show it yet: they are treated as shielded at once. ``decided`` (cp_id -> whether
+        the viewer sees the child's whole record) comes from the database re-check of an earlier
+        answer, and overrides whatever the index says of those children (shielding, authority).
         """
         if self.viewer.role == "national_admin":
             return None
@@ -77,10 +81,31 @@ class VisibilityPolicy:
         if shielded_since_indexed:
             unshielded = {"bool": {"filter": [unshielded],
                                    "must_not": [{"terms": {"cp_id": list(shielded_since_indexed)}}]}}
+        scope = unshielded
         if self.viewer.role == "la_management" and self.viewer.la_code:
-            return {"bool": {"should": [unshielded, {"term": {"local_authority_code": self.viewer.la_code}}],
-                             "minimum_should_match": 1}}
-        return unshielded
+            scope = {"bool": {"should": [unshielded, {"term": {"local_authority_code": self.viewer.la_code}}],
+                              "minimum_should_match": 1}}
+        if not decided:
+            return scope
+        inside = sorted(cp_id for cp_id, sees in decided.items() if sees)
+        outside = sorted(cp_id for cp_id, sees in decided.items() if not sees)
+        return {"bool": {"should": [scope] + ([{"terms": {"cp_id": inside}}] if inside else []),
+                         "minimum_should_match": 1, "must_not": [{"terms": {"cp_id": outside}}] if outside else []}}
+
+    def sees_whole_record(self, shielded: bool, la_code: str | None) -> bool:
+        """Whether the viewer sees location and other names of a child in this state (database's, not index's)."""
+        if not shielded or self.viewer.role == "national_admin":
+            return True
+        return self.viewer.role == "la_management" and la_code is not None and la_code == self.viewer.la_code
+
+    def misplaced(self, current: dict[str, tuple[bool, str | None]], in_scope: set[str]) -> dict[str, bool]:
+        """Children the index put on the wrong side of the scope, by the database's current state.
+
+        ``current`` is ``recheck``'s answer and ``in_scope`` the children the query counted location
+        and other names for: cp_id -> whether the viewer sees the child's whole record.
+        """
+        return {cp_id: sees for cp_id, state in current.items()
+                if (sees := self.sees_whole_record(*state)) != (cp_id in in_scope)}
 
     def recheck(self, session: Session, cp_ids: list[str]) -> dict[str, tuple[bool, str | None]]:
         """Current (shielded, owning LA code) of the given children that may still be shown.
@@ -95,6 +120,24 @@ class VisibilityPolicy:
             .outerjoin(Organisation, Child.local_authority_id == Organisation.id)
             .where(Child.cp_id.in_(cp_ids)))
         return {cp_id: (bool(shielded), la_code) for cp_id, shielded, status, la_code in rows if status == "active"}
+
+    # --- bulk reads for relevance evaluation ---------------------------------------------------
+
+    def bulk_read_conditions(self, synthetic_only: bool) -> list:
+        """SQL conditions on ``Child`` for reading children in bulk to make relevance judgments.
+
+        Never a shielded or inactive child, whoever asks: a judgment set is a file that outlives any
+        shielding decision. Synthetic children (made up by demo-data) are anyone's to read; real ones
+        only an LA team's (its own authority's) or a national administrator's (NotAllowed otherwise).
+        """
+        conditions = [Child.status == "active", Child.shielded.is_(False)]
+        if synthetic_only:
+            return conditions + [Child.synthetic.is_(True)]
+        if not self.may("read_children_in_bulk"):
+            raise NotAllowed(f"a {self.viewer.role.replace('_', ' ')} may not read real children in bulk")
+        if self.viewer.role != "national_admin":
+            conditions.append(Child.local_authority.has(Organisation.code == self.viewer.la_code))
+        return conditions
 
     # --- the rendering side -----------------------------------------------------------------
 
@@ -119,7 +162,8 @@ class VisibilityPolicy:
         return child.status == "archived" and (self.viewer.role == "national_admin" or self._owns(child))
 
     def sees_location(self, child: Child) -> bool:
-        return not child.shielded or self.viewer.role == "national_admin" or self._owns(child)
+        return self.sees_whole_record(bool(child.shielded), child.local_authority.code if child.local_authority
+                                      else None)
 
     def _same_organisation(self, involvement) -> bool:
         # Organisations are unique by kind and code: a school coded like a clinic is not the clinic.

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from analyzers import family_full_keys, family_name_keys, given_name_keys, normalise_postcode, outward_code
 from registry.models import Child, ChildName, Organisation
+from search_service.queries import CURRENT
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ def build_document(child: Child) -> dict:
         # Kept (not indexed) so the reasons for a match can say which name matched.
         "names": [{"given": g, "middle": m, "family": f, "kind": k} for g, m, f, k in unique_names],
         **name_fields([(g, m, f) for g, m, f, _ in unique_names]),
+        # The current name alone: all a shielded child is found by for those who may not see its other names.
+        **{CURRENT + key: keys for key, keys in
+           name_fields([(child.given_name, child.middle_names, child.family_name)]).items()},
         "date_of_birth": dob.isoformat(),
         "dob_year_month": dob.strftime("%Y-%m"),
         "dob_year": str(dob.year),

@@ -6,7 +6,10 @@ so a group contributes the weight of its strongest agreement and the total score
 evidence. Every clause is named, so results can say why they matched.
 
 Location clauses only ever count for children whose location the caller may see
-(``location_scope``), so a shielded child can neither gain nor lose rank by its postcode.
+(``location_scope``), so a shielded child can neither gain nor lose rank by its postcode. The
+same scope decides which names count: inside it every name a child is known by (aliases,
+previous and source names), outside it only the current name, so a shielded child's previous
+name never leads to its current one.
 """
 from __future__ import annotations
 
@@ -52,6 +55,11 @@ REASONS = {
     "outward_code": "postcode district",
 }
 FUZZY_MIN_LENGTH = 3
+# Index fields holding the keys of every name a child is known by; CURRENT + field holds those of its
+# current name alone (indexing/documents.py).
+NAME_FIELDS = ("given_exact", "given_variant", "given_phonetic", "given_initial", "middle_exact", "family_full",
+               "family_exact", "family_variant", "family_phonetic")
+CURRENT = "current_"
 
 
 @dataclass(frozen=True)
@@ -95,21 +103,39 @@ def _named_group(candidates: list[tuple[str, dict | None]], profile: RelevancePr
     return _group([_clause(name, query, profile) for name, query in candidates if query is not None])
 
 
-def family_group(name: str, profile: RelevanceProfile) -> dict | None:
+def on_current_name(query: dict) -> dict:
+    """The same name query over the keys of the child's current name alone."""
+    if "bool" in query:
+        return {"bool": {key: [on_current_name(q) for q in value] if isinstance(value, list) else value
+                         for key, value in query["bool"].items()}}
+    ((kind, body),) = query.items()
+    return {kind: {(CURRENT + field if field in NAME_FIELDS else field): value for field, value in body.items()}}
+
+
+def _names_in_scope(candidates: list[tuple[str, dict | None]], scope: dict | None) -> list[tuple[str, dict | None]]:
+    """Every name counts inside the scope; outside it (a shielded child) only the current name does."""
+    if scope is None:
+        return candidates
+    return [(name, query if query is None else {"bool": {
+        "should": [on_current_name(query), {"bool": {"filter": [query, scope]}}], "minimum_should_match": 1}})
+        for name, query in candidates]
+
+
+def family_group(name: str, profile: RelevanceProfile, scope: dict | None = None) -> dict | None:
     keys = family_name_keys(name)
-    return _named_group([
+    return _named_group(_names_in_scope([
         ("family_exact", _terms("family_full", family_full_keys(name))),
         ("family_variant", _terms("family_variant", keys.variant)),
         ("family_part", _terms("family_exact", keys.exact)),
         ("family_phonetic", _terms("family_phonetic", keys.phonetic)),
         ("family_fuzzy", _fuzzy("family_exact", name)),
         ("family_swapped", _terms("given_exact", keys.exact)),
-    ], profile)
+    ], scope), profile)
 
 
-def given_group(name: str, profile: RelevanceProfile) -> dict | None:
+def given_group(name: str, profile: RelevanceProfile, scope: dict | None = None) -> dict | None:
     keys = given_name_keys(name)
-    return _named_group([
+    return _named_group(_names_in_scope([
         ("given_exact", _terms("given_exact", keys.exact)),
         ("given_variant", _terms("given_variant", keys.variant)),
         ("given_phonetic", _terms("given_phonetic", keys.phonetic)),
@@ -117,7 +143,7 @@ def given_group(name: str, profile: RelevanceProfile) -> dict | None:
         ("given_middle", _terms("middle_exact", keys.exact)),
         ("given_swapped", _terms("family_exact", keys.exact)),
         ("given_initial", _terms("given_initial", keys.initials)),
-    ], profile)
+    ], scope), profile)
 
 
 def dob_group(criteria: Criteria, profile: RelevanceProfile) -> dict | None:
@@ -158,13 +184,15 @@ def location_group(postcode: str | None, location_scope: dict | None, profile: R
 LOCATABLE = "locatable"
 
 
-def locatable_marker(postcode: str | None, location_scope: dict | None) -> dict | None:
-    """A clause scoring nothing that names the children location criteria may count for.
+def locatable_marker(location_scope: dict | None) -> dict | None:
+    """A clause scoring nothing that names the children location criteria and other names may count for.
 
     A child outside the scope (shielded, for this viewer) is graded against the best score it
-    could reach without location, so a postcode moves neither its grade nor whether it is shown.
+    could reach without location, so a postcode moves neither its grade nor whether it is shown;
+    its reasons never mention another name; and the database re-check can tell whether the index
+    put it on the right side of the scope.
     """
-    if not normalise_postcode(postcode) or location_scope is None:
+    if location_scope is None:
         return None
     return {"constant_score": {"filter": location_scope, "boost": 0.0, "_name": LOCATABLE}}
 
@@ -196,21 +224,24 @@ def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dic
     """The search body. ``filters`` come from the visibility policy and are always applied."""
     source = ["cp_id", "given_name", "family_name", "date_of_birth", "gender", "shielded", "names"]
     if criteria.cp_id:
+        marker = locatable_marker(location_scope)
         query = {"bool": {"must": [{"term": {"cp_id": {"value": criteria.cp_id, "_name": "cp_id"}}}],
-                          "filter": filters}}
+                          "should": [marker] if marker else [], "filter": filters}}
         return {"query": query, "size": size, "_source": source}
-    names = [g for g in (family_group(criteria.family_name, profile) if criteria.family_name else None,
-                         given_group(criteria.given_name, profile) if criteria.given_name else None) if g]
+    names = [g for g in (
+        family_group(criteria.family_name, profile, location_scope) if criteria.family_name else None,
+        given_group(criteria.given_name, profile, location_scope) if criteria.given_name else None) if g]
     evidence = [g for g in (
         dob_group(criteria, profile),
         _named_group([("gender", {"term": {"gender": criteria.gender}})], profile) if criteria.gender else None,
         location_group(criteria.postcode, location_scope, profile),
-        locatable_marker(criteria.postcode, location_scope),
     ) if g is not None]
+    # Scores nothing, so it joins "should" only beside a name gate (alone it would satisfy minimum_should_match).
+    marker = locatable_marker(location_scope) if names else None
     # Some name must agree: a date of birth or a postcode alone never makes a candidate.
     must = [{"bool": {"should": names, "minimum_should_match": 1}}] if names else []
     return {
-        "query": {"bool": {"must": must, "should": evidence, "filter": filters,
+        "query": {"bool": {"must": must, "should": evidence + ([marker] if marker else []), "filter": filters,
                            "minimum_should_match": 0 if names else 1}},
         # Candidates below the profile's minimum never leave Elasticsearch, and are not counted. The
         # minimum leaves location out whenever some children may not be located, so a postcode can

@@ -58,14 +58,20 @@ def name_reason(criteria: Criteria, names: list[dict]) -> str | None:
     return NAME_KIND_REASONS[kind] if best_other < best_primary else None
 
 
+def in_scope(hit: dict, location_scope: dict | None) -> bool:
+    """Whether the index put this child inside the scope where location and its other names count."""
+    return location_scope is None or LOCATABLE in hit.get("matched_queries", [])
+
+
 def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile,
                        location_scope: dict | None = None) -> Candidate:
     matched = set(hit.get("matched_queries", []))
-    location_counts = location_scope is None or LOCATABLE in matched
+    location_counts = in_scope(hit, location_scope)
     matched.discard(LOCATABLE)
     source = hit["_source"]
     explained = reasons(matched)
-    via_name = name_reason(criteria, source.get("names") or [])
+    # Outside the scope only the current name counted: no reason may point at another name.
+    via_name = name_reason(criteria, source.get("names") or []) if location_counts else None
     if via_name:
         explained.append(via_name)
     return Candidate(
@@ -86,13 +92,32 @@ def too_many(candidates: list[Candidate], max_results: int, profile: RelevancePr
     return candidates[max_results].score >= profile.thresholds["indistinct"] * candidates[0].score
 
 
+@dataclass
+class Found:
+    """What the index answered, before any cut: candidates best first, and those it placed in the scope."""
+    candidates: list[Candidate]
+    in_scope: set[str]  # cp_ids for which location and other names counted
+    took_ms: int = 0
+
+
+def find(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevanceProfile, filters: list[dict],
+         location_scope: dict | None, max_results: int) -> Found:
+    """Up to ``max_results + 1`` candidates: one more than the cap tells "exactly N" from "more than N"."""
+    body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
+    response = es.search(index=alias, **body)
+    hits = response["hits"]["hits"]
+    return Found([candidate_from_hit(hit, criteria, profile, location_scope) for hit in hits],
+                 {hit["_source"]["cp_id"] for hit in hits if in_scope(hit, location_scope)}, response["took"])
+
+
+def shortlist(found: Found, max_results: int, profile: RelevanceProfile) -> SearchOutcome:
+    """The candidates to show, or ``too_many`` when the criteria cannot narrow the field to ``max_results``."""
+    if too_many(found.candidates, max_results, profile):
+        return SearchOutcome([], too_many=True, took_ms=found.took_ms)
+    return SearchOutcome(found.candidates[:max_results], took_ms=found.took_ms)
+
+
 def search(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevanceProfile, filters: list[dict],
            location_scope: dict | None, max_results: int) -> SearchOutcome:
     """Ranked candidates, or ``too_many`` when the criteria cannot narrow the field to ``max_results``."""
-    # One more than the cap tells "exactly N" from "more than N" candidates.
-    body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
-    response = es.search(index=alias, **body)
-    candidates = [candidate_from_hit(hit, criteria, profile, location_scope) for hit in response["hits"]["hits"]]
-    if too_many(candidates, max_results, profile):
-        return SearchOutcome([], too_many=True, took_ms=response["took"])
-    return SearchOutcome(candidates[:max_results], took_ms=response["took"])
+    return shortlist(find(es, alias, criteria, profile, filters, location_scope, max_results), max_results, profile)

@@ -22,13 +22,41 @@ from registry.profiles import active_profile
 from registry.writes import (
     RegistryError, add_involvement, end_involvement as registry_end_involvement, set_info_to_share, set_shielded,
 )
-from search_service import Criteria, SearchOutcome, search
+from search_service import Criteria, Found, SearchOutcome, find, shortlist
 
 from .extensions import es_client, sessions
 
 
+# Queries a search may run before the index agrees with the database on every child it returned.
+SCOPE_ROUNDS = 3
+
+
 class RecordNotFound(LookupError):
     """No record this caller may open: the same answer whether it is missing or hidden."""
+
+
+def _found_as_the_database_says(policy: VisibilityPolicy, criteria: Criteria, profile, pending: list[str]
+                                ) -> tuple[Found | None, dict]:
+    """The index's answer once every returned child sat on the side of the scope the database puts it.
+
+    The index can lag the database (a shielding or a move to another authority not yet indexed): when
+    the re-check finds a child the query counted location or other names for that the viewer may not
+    see whole (or the reverse), the query runs again with the database's verdict on those children,
+    so grade, reasons, ranking, the minimum score and the too-many rule are all as if the index had
+    been current. (None, {}) when the database keeps changing under the search.
+    """
+    settings, session_factory = current_app.config["SETTINGS"], sessions()
+    decided: dict[str, bool] = {}
+    for _ in range(SCOPE_ROUNDS):
+        found = find(es_client(), settings.es_alias, criteria, profile, policy.query_filters(),
+                     policy.location_scope(pending, decided), settings.max_results)
+        with session_factory() as session:
+            current = policy.recheck(session, [c.cp_id for c in found.candidates])
+        wrong = policy.misplaced(current, found.in_scope)
+        if not wrong:
+            return found, current
+        decided.update(wrong)
+    return None, {}
 
 
 def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
@@ -39,16 +67,19 @@ def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     with session_factory() as session:
         profile = active_profile(session)
         pending = shielded_since_indexed(session, CHECKPOINT)
-    outcome = search(es_client(), settings.es_alias, criteria, profile, policy.query_filters(),
-                     policy.location_scope(pending), settings.max_results)
+    found, current = _found_as_the_database_says(policy, criteria, profile, pending)
+    # A database that never held still long enough to be asked: show nothing rather than guess.
+    outcome = shortlist(found, settings.max_results, profile) if found is not None else \
+        SearchOutcome([], too_many=True)
+    results = [dataclasses.replace(c, shielded=current[c.cp_id][0]) for c in outcome.results if c.cp_id in current]
     with session_factory.begin() as session:
-        current = policy.recheck(session, [c.cp_id for c in outcome.results])
-        results = [dataclasses.replace(c, shielded=current[c.cp_id][0]) for c in outcome.results
-                   if c.cp_id in current]
-        # Committed before anything is shown: an access that is not on record never happened.
+        # Committed before anything is shown: an access that is not on record never happened. Shielded
+        # children found are listed with their authority, so its team sees who found them.
         audit.record(session, viewer, "search", {
             "channel": channel, "criteria": {k: str(v) for k, v in data.items()},
             "returned": [c.cp_id for c in results], "too_many": outcome.too_many,
+            "shielded_returned": [{"cp_id": c.cp_id, "child_la": current[c.cp_id][1]} for c in results
+                                  if current[c.cp_id][0]],
             "profile": f"{profile.name}:{profile.version}"})
     return SearchOutcome(results, outcome.too_many, outcome.took_ms)
 

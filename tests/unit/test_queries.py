@@ -47,7 +47,7 @@ def test_every_strategy_is_present_and_weighted_by_the_profile():
 def test_names_use_the_same_keys_as_the_index():
     from analyzers import family_name_keys
 
-    body = build_query(Criteria(family_name="Smith-Jones", given_name="Zoë"), PROFILE, FILTERS, SCOPE, size=11)
+    body = build_query(Criteria(family_name="Smith-Jones", given_name="Zoë"), PROFILE, FILTERS, None, size=11)
     named = _named(body)
     assert named["family_exact"]["filter"] == {"terms": {"family_full": ["smithjones"]}}
     assert named["family_part"]["filter"] == {"terms": {"family_exact": list(family_name_keys("Smith-Jones").exact)}}
@@ -55,6 +55,17 @@ def test_names_use_the_same_keys_as_the_index():
     # swapped names: the family criterion is looked for among given names, and vice versa
     assert "given_exact" in named["family_swapped"]["filter"]["terms"]
     assert "family_exact" in named["given_swapped"]["filter"]["terms"]
+
+
+def test_outside_the_scope_only_the_current_name_counts():
+    named = _named(build_query(Criteria(family_name="Smith", given_name="Jo"), PROFILE, FILTERS, SCOPE, size=11))
+    assert named["family_exact"]["filter"] == {"bool": {"should": [
+        {"terms": {"current_family_full": ["smith"]}},
+        {"bool": {"filter": [{"terms": {"family_full": ["smith"]}}, SCOPE]}}], "minimum_should_match": 1}}
+    fuzzy = named["family_fuzzy"]["filter"]["bool"]["should"]
+    assert set(fuzzy[0]["fuzzy"]) == {"current_family_exact"} and set(fuzzy[1]["bool"]["filter"][0]["fuzzy"]) == \
+        {"family_exact"}
+    assert named.pop("locatable")["filter"] == SCOPE  # tells which side of the scope each child was put
 
 
 def test_date_of_birth_alternatives():
