@@ -15,6 +15,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "administer_users": frozenset({"la_management", "national_admin"}),
     "administer_tokens": frozenset({"national_admin"}),
     "manage_relevance": frozenset({"relevance_admin", "national_admin"}),
+    # Reading real children in bulk to make relevance judgments (never shielded ones; an LA team only its own).
+    "read_children_in_bulk": frozenset({"la_management", "national_admin"}),
     "view_index_status": frozenset({"national_admin", "relevance_admin"}),
 }
 

@@ -19,7 +19,7 @@ def _load_one(session: Session, spec: dict, rng: random.Random, las: dict[str, d
     la = las[data["la_code"]]
     writes.get_or_create_organisation(session, "local_authority", la["code"], la["name"],
                                       phone=la["phone"], email=la["email"])
-    child = writes.create_child(session, rng=rng, **data)
+    child = writes.create_child(session, rng=rng, synthetic=True, **data)
     if spec["school"]:
         s = spec["school"]
         writes.set_setting(session, child, "school",

@@ -133,6 +133,7 @@ def apply_row(session: Session, source: str, data: dict, rng: random.Random | No
             return "unchanged", child
         writes.update_child(session, child, la_code=data.get("la_code"), **child_fields)
         writes.remove_source_details(session, child, record)
+        child.synthetic = False      # a source sent this child: it may be real now
         record.content_hash, record.payload = digest, _payload(data)
         outcome = "updated"
     else:

@@ -22,7 +22,7 @@ from search_service.queries import GROUPS, REASONS
 
 from .auth import Refused, require
 from .extensions import es_client, sessions
-from .offline import judgment_runner
+from .offline import judgment_runner, only_synthetic_children
 
 bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
 
@@ -233,8 +233,9 @@ def _metric_text(name: str, value) -> str:
     return str(value) if name == "queries" else f"{value:.3f}"
 
 
-def _changes(items) -> dict:
-    shown = [{"id": j.id, "criteria": j.criteria, "expected": j.expected,
+def _changes(items, synthetic: bool) -> dict:
+    """Changed queries as the page lists them: what was searched for only when every child is synthetic."""
+    shown = [{"id": j.id, "criteria": j.criteria if synthetic else None,
               "corruptions": ", ".join(j.corruptions) or "none", "a": a, "b": b} for j, a, b in items]
     return {"total": len(items), "shown": shown[:MAX_REGRESSIONS_LISTED]}
 
@@ -278,7 +279,10 @@ def evaluation():
         return _list_page(viewer, form, {"evaluation": [
             f"the search engine could not run the queries ({type(exc).__name__}): check the index status"]}, 503)
     with sessions().begin() as db:
+        synthetic = only_synthetic_children(db, judgments)
         audit.record(db, viewer, "relevance_evaluation", {"judgments": str(path), "queries": len(judgments),
+                                                          "searches": len(judgments) * len(reports),
+                                                          "synthetic": synthetic,
                                                           "profiles": [r["label"] for r in reports]})
     rows = []
     for name, display in METRIC_NAMES:
@@ -291,9 +295,9 @@ def evaluation():
     worse = better = None
     if len(reports) == 2:
         before, after = reports[0]["outcomes"], reports[1]["outcomes"]
-        worse = _changes(regressions(before, after))
+        worse = _changes(regressions(before, after), synthetic)
         # Worse in the first means better in the second: (judgment, rank in second, rank in first).
-        better = _changes([(j, a, b) for j, b, a in regressions(after, before)])
+        better = _changes([(j, a, b) for j, b, a in regressions(after, before)], synthetic)
     return render_template("relevance_compare.html", viewer=viewer, labels_of=[r["label"] for r in reports],
                            rows=rows, worse=worse, better=better, judgments=str(path), queries=len(judgments),
-                           rank_text=_rank_text, form=form, errors={}, notice=None)
+                           synthetic=synthetic, rank_text=_rank_text, form=form, errors={}, notice=None)

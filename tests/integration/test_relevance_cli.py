@@ -41,7 +41,7 @@ def test_judgments_evaluate_and_compare(run, populated, tmp_path, sessions):
 
     with sessions() as session:
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
-        assert actions == ["relevance_evaluation", "relevance_profile_saved", "relevance_evaluation"]
+        assert actions == ["bulk_read", "relevance_evaluation", "relevance_profile_saved", "relevance_evaluation"]
         assert audit.verify(session) == []
 
 
