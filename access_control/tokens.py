@@ -19,7 +19,7 @@ from analyzers import clock
 from registry.models import ApiToken, User
 
 from . import audit
-from .accounts import usable
+from .accounts import USERNAME, find_user, usable
 from .errors import InvalidInput, NotAllowed, NotSignedIn
 from .visibility import Viewer
 
@@ -88,3 +88,29 @@ def authenticate(session: Session, text: str, now: dt.datetime | None = None) ->
 
 def has_scope(row: ApiToken, scope: str) -> bool:
     return scope in row.scopes.split()
+
+
+# --- whom a case-management system acts for ---------------------------------------------------
+
+def acting_practitioner(session: Session, client: User, username: str, today: dt.date | None = None) -> User | None:
+    """The practitioner a system may act for, named by username; None for anyone else.
+
+    Only an active practitioner of the system's own organisation -- or, for a local authority's own
+    system, of an organisation belonging to that authority -- so every call is someone real to answer for.
+    """
+    if not USERNAME.fullmatch(username):
+        return None
+    user = find_user(session, username)
+    if user is None or user.role != "practitioner" or usable(user, today):
+        return None
+    own = client.organisation
+    if user.organisation_id == own.id or (own.kind == "local_authority"
+                                          and user.organisation.local_authority_id == own.id):
+        return user
+    return None
+
+
+def acting_label(user: User) -> str:
+    """How the practitioner is recorded as ``on_behalf_of``: name and username, at most 200 characters."""
+    suffix = f" ({user.username})"
+    return user.display_name[:200 - len(suffix)] + suffix

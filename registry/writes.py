@@ -57,14 +57,23 @@ def log_change(session: Session, child: Child, change: str) -> None:
 
 
 def get_or_create_organisation(session: Session, kind: str, code: str, name: str | None = None,
-                               **contact: Any) -> Organisation:
+                               local_authority: Organisation | None = None, **contact: Any) -> Organisation:
+    """The organisation of this kind and code, created when new.
+
+    A new local authority belongs to itself; any other new organisation to ``local_authority``, or to
+    none (a national organisation). An existing organisation keeps the authority it has.
+    """
     query = select(Organisation).where(Organisation.kind == kind, Organisation.code == code)
     org = session.scalar(query)
     if org is None:
         try:
             with session.begin_nested():
-                org = Organisation(kind=kind, code=code, name=name or code, **contact)
+                org = Organisation(kind=kind, code=code, name=name or code, local_authority=local_authority,
+                                   **contact)
                 session.add(org)
+                if kind == "local_authority":
+                    session.flush()
+                    org.local_authority_id = org.id
         except IntegrityError:  # another transaction created it first: use theirs
             org = session.scalar(query)
     elif name and org.name != name:
@@ -82,9 +91,25 @@ def update_organisation_contact(session: Session, org: Organisation, *, name: st
     return changed
 
 
+def set_organisation_authority(session: Session, org: Organisation, la_code: str | None) -> bool:
+    """Give an organisation to a local authority, or make it national (None); returns whether it changed."""
+    if org.kind == "local_authority":
+        raise RegistryError("local_authority", "a local authority always belongs to itself")
+    authority = None
+    if la_code:
+        authority = session.scalar(select(Organisation).where(Organisation.kind == "local_authority",
+                                                              Organisation.code == la_code))
+        if authority is None:
+            raise RegistryError("local_authority", f"there is no local authority with the code {la_code}")
+    changed = org.local_authority_id != (authority.id if authority else None)
+    org.local_authority = authority
+    return changed
+
+
 def create_child(session: Session, *, la_code: str | None = None, rng: random.Random | None = None,
-                 **fields: Any) -> Child:
-    child = Child(cp_id=_unused_cp_id(session, rng), **_child_fields(fields))
+                 synthetic: bool = False, **fields: Any) -> Child:
+    """A new child; ``synthetic`` only for children the demo-data generator made up."""
+    child = Child(cp_id=_unused_cp_id(session, rng), synthetic=synthetic, **_child_fields(fields))
     if la_code:
         child.local_authority = get_or_create_organisation(session, "local_authority", la_code)
     session.add(child)

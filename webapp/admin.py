@@ -10,7 +10,7 @@ from sqlalchemy import select
 from access_control import InvalidInput, NotAllowed, audit
 from indexing import CHECKPOINT, index_status
 from registry.models import ORG_KINDS, SHIELDING_REASONS, Organisation
-from registry.writes import RegistryError, update_organisation_contact
+from registry.writes import RegistryError, set_organisation_authority, update_organisation_contact
 
 from .auth import Refused, require
 from .extensions import es_client, sessions
@@ -65,7 +65,8 @@ def index():
 def organisations():
     """Contact details of an organisation: what practitioners see, e.g. the LA team on shielded records.
 
-    LA teams edit their own authority; national administrators any organisation (by kind and code).
+    LA teams edit their own authority; national administrators any organisation (by kind and code), and
+    which local authority it belongs to (none: a national organisation) -- what an LA team may administer.
     """
     viewer, _ = require("administer_users")
     own_la = viewer.role != "national_admin"
@@ -81,15 +82,20 @@ def organisations():
             if org is None:
                 errors["code"] = [f"there is no {kind.replace('_', ' ')} with the code {code}"]
         form = {"name": org.name if org else "", "phone": (org.phone or "") if org else "",
-                "email": (org.email or "") if org else ""}
+                "email": (org.email or "") if org else "",
+                "local_authority": (org.local_authority.code if org and org.local_authority else "")}
+        assigns_authority = not own_la and kind != "local_authority"
         if request.method == "POST" and org is not None:
-            form = {k: request.form.get(k, "").strip() for k in ("name", "phone", "email")}
+            form = {k: request.form.get(k, "").strip() for k in ("name", "phone", "email", "local_authority")}
             try:
-                data = OrganisationContactSchema().load({k: v for k, v in form.items() if v})
+                data = OrganisationContactSchema().load({k: v for k, v in form.items() if v and k != "local_authority"})
             except ValidationError as exc:
                 errors.update(exc.messages)
             else:
-                try:
+                try:  # the authority first: when it is refused, nothing is saved
+                    if assigns_authority and set_organisation_authority(db, org, form["local_authority"] or None):
+                        audit.record(db, viewer, "organisation_authority_set", {
+                            "organisation": f"{kind}:{code}", "local_authority": form["local_authority"] or None})
                     if update_organisation_contact(db, org, name=data.get("name", ""), phone=data.get("phone"),
                                                    email=data.get("email")):
                         audit.record(db, viewer, "organisation_updated", {"organisation": f"{kind}:{code}", **data})
@@ -98,5 +104,5 @@ def organisations():
                     errors[exc.field] = [exc.message]
     status = 400 if errors and request.method == "POST" else 200
     return render_template("organisations.html", viewer=viewer, own_la=own_la, kind=kind, code=code, org_found=org
-                           is not None, form=form, errors=errors, kinds=ORG_KINDS,
+                           is not None, form=form, errors=errors, kinds=ORG_KINDS, assigns_authority=assigns_authority,
                            notice="Contact details saved." if saved else None), status

@@ -1,4 +1,5 @@
-"""JSON API under /api/v1: bearer tokens (or a session plus CSRF token), one error body, 4xx for mistakes.
+"""JSON API under /api/v1: bearer tokens (or a session plus CSRF token, reads included), one error body, 4xx for
+mistakes.
 
 The YAML after ``---`` in each view's docstring feeds the OpenAPI document (webapp/openapi.py), served at
 GET /api/v1/openapi.json; tests/contract check the running API against it.
@@ -111,7 +112,8 @@ def record(cp_id: str):
         A shielded child's record, for anyone but its own local authority's team and national
         administrators, holds only identity, the shielded marker, status and whom to contact, with
         `redacted` true. A child that does not exist and one the caller may not open get the same 404.
-        Any query parameter but `purpose` is refused (400).
+        Any query parameter but `purpose` is refused (400). A signed-in session needs the X-CSRFToken
+        header here too, so another site cannot make a browser open a record.
       parameters:
       - in: query
         schema: PurposeSchema

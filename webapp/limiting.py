@@ -1,8 +1,8 @@
 """Per-user usage limits (Flask-Limiter) counted in the database, so they hold across all workers.
 
 Searches and record views each have a per-user limit, shared by the pages and the API. A case-
-management system is limited per practitioner it acts for and, so that naming a new practitioner
-each time gets nowhere, as a whole.
+management system's calls count against the real practitioner it acts for (the same counter as that
+practitioner's own use of the pages) and, hourly and daily, against the system as a whole.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def user_key() -> str:
     if viewer is None:
         return f"address:{get_remote_address()}"
     if g.get("token") is not None:
-        return f"client:{viewer.username}:acting-for:{(viewer.on_behalf_of or '').casefold()}"
+        return f"user:{g.acting_for}"  # the validated practitioner's username (webapp.auth._act_for)
     return f"user:{viewer.username}"
 
 

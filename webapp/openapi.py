@@ -34,10 +34,9 @@ OPENAPI_VERSION = "3.1.0"
 BLUEPRINT = "api"
 BODY_METHODS = {"post", "put", "patch"}
 MATCH_GRADES = ("certain", "probable", "possible")
-# What the server accepts in X-Acting-For once leading and trailing white space is trimmed: 2 to 200
-# characters, none of them a control character (webapp/auth.py, ACTING_FOR).
-ACTING_FOR_PATTERN = (r"^[ \t\u0085\u00a0]*[^\x00-\x20\x7f\u0085\u00a0][^\x00-\x1f\x7f]{0,198}"
-                      r"[^\x00-\x20\x7f\u0085\u00a0][ \t\u0085\u00a0]*$")
+# X-Acting-For is a username (access_control.accounts.USERNAME; the server ignores case and white space at
+# either end). Whether it names a practitioner the system may act for only the server can tell (403).
+ACTING_FOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,99}$"
 
 
 # --- response bodies ------------------------------------------------------------------------
@@ -187,10 +186,11 @@ SCHEMA_RULES = {
 }
 
 ERRORS = {
-    "400": ("BadRequest", "The request is not valid (the fields to blame are in `errors`), or X-Acting-For is "
-                          "missing"),
+    "400": ("BadRequest", "The request is not valid (the fields to blame are in `errors`), X-Acting-For is "
+                          "missing, or a signed-in session sent no X-CSRFToken header"),
     "401": ("Unauthorized", "No valid credentials: a missing, malformed, unknown, expired or revoked token"),
-    "403": ("Forbidden", "Not allowed for this role or this token's scopes"),
+    "403": ("Forbidden", "Not allowed for this role or this token's scopes, or X-Acting-For does not name an "
+                         "active practitioner the calling system may act for"),
     "404": ("NotFound", "No record with that ContactPoint ID (or involvement) is available to you"),
     "413": ("PayloadTooLarge", "The body is over 64 KiB"),
     "429": ("TooManyRequests", "A usage limit was reached: try again later"),
@@ -253,18 +253,21 @@ def build_spec(app: Flask) -> APISpec:
     )
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer", "bearerFormat": "cp_<12 hex>_<43 URL-safe base64 characters>",
-        "description": f"A case-management system's token; every call must also name the practitioner it acts "
-                       f"for in {ACTING_FOR_HEADER}."})
+        "description": f"A case-management system's token; every call must also name, by username, the "
+                       f"practitioner it acts for in {ACTING_FOR_HEADER}."})
     spec.components.security_scheme("sessionCookie", {
         "type": "apiKey", "in": "cookie", "name": app.config.get("SESSION_COOKIE_NAME", "session"),
-        "description": "A signed-in user's session (pages); anything but GET also needs the X-CSRFToken header."})
+        "description": "A signed-in user's session (pages); every call, GET included, also needs the X-CSRFToken "
+                       "header (the CSRF token of the user's pages), so no other site can make a browser call the "
+                       "API."})
     spec.components.parameter("ActingFor", "header", {
         "name": ACTING_FOR_HEADER, "required": True,
-        "description": "The practitioner the calling system acts for, recorded with every call: 2 to 200 characters "
-                       "(white space at either end is ignored), no control characters. Required with a bearer "
-                       "token.",
+        "description": "The username of the practitioner the calling system acts for: an active practitioner of "
+                       "the system's own organisation (for a local authority's own system, of an organisation "
+                       "belonging to that authority). Recorded, with their name, with every call, and their usage "
+                       "limits apply. Required with a bearer token: missing is a 400, anyone else a 403.",
         "schema": {"type": "string", "pattern": ACTING_FOR_PATTERN},
-        "example": "Pat Jones, Health visitor"})
+        "example": "pat.jones"})
     for status, (name, description) in ERRORS.items():
         response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
         if status == "429":

@@ -84,9 +84,12 @@ def _listing(viewer, prefix: str, page: int) -> tuple[list[dict], bool]:
     authority = aliased(Organisation)
     query = (select(User).options(joinedload(User.organisation), joinedload(User.local_authority))
              .order_by(User.username))
-    if scope is not None:
-        query = query.join(authority, User.local_authority_id == authority.id).where(
-            authority.kind == "local_authority", authority.code == scope)
+    if scope is not None:  # an LA team sees the accounts it administers: its kinds of user, in its organisations
+        employer = aliased(Organisation)
+        query = (query.join(authority, User.local_authority_id == authority.id)
+                 .join(employer, User.organisation_id == employer.id)
+                 .where(authority.kind == "local_authority", authority.code == scope,
+                        employer.local_authority_id == authority.id, User.role.in_(sorted(LA_GRANTABLE_ROLES))))
     if prefix:
         query = query.where(User.username.startswith(prefix, autoescape=True))
     now = clock.now()

@@ -12,11 +12,10 @@ from indexing import rebuild
 from registry import writes
 
 from ..integration.helpers import ALIAS, CHECKPOINT, years_ago
-from ..support.accounts import add_token
+from ..support.accounts import ACTING_FOR, add_token  # noqa: F401 -- the tests import ACTING_FOR from here
 
 CLIENT_LA = "E09000001"  # add_token's api_client user belongs to this local authority
 OTHER_LA = "E08000035"
-ACTING_FOR = "Pat Jones, Health visitor"
 HIGH_LIMIT = "100000 per hour"
 
 

@@ -13,7 +13,7 @@ from registry.models import AuditEvent, RelevanceProfileRow
 from registry.profiles import active_profile, get_profile
 from search_service.profiles import default_profile
 
-from ..support.accounts import OPERATOR, add_user, csrf_token, sign_in
+from ..support.accounts import OPERATOR, PASSWORD, add_user, csrf_token, sign_in
 
 LA1, LA2 = "E09000001", "E09000002"
 
@@ -109,21 +109,21 @@ def test_the_add_form_comes_back_with_every_problem_and_what_was_typed(app, sess
 
 
 def test_the_user_list_is_scoped_to_the_authority_filtered_and_paged(app, sessions):
-    with sessions.begin() as db:  # API clients: no password to hash, so quick to make
+    with sessions.begin() as db:  # practitioners of the authority (the cheap hasher above makes them quick)
         for n in range(52):
-            accounts.add_user(db, OPERATOR, username=f"case.system.{n:02d}", display_name=f"Case system {n}",
-                              role="api_client", organisation_kind="local_authority", organisation_code=LA1,
-                              la_code=LA1)
+            accounts.add_user(db, OPERATOR, username=f"case.worker.{n:02d}", display_name=f"Case worker {n}",
+                              role="practitioner", organisation_kind="local_authority", organisation_code=LA1,
+                              la_code=LA1, password=PASSWORD)
     add_user(sessions, "other.practitioner", la_code=LA2)
     team = _la_team(app, sessions)
     first = team.get("/admin/users").get_data(as_text=True)
-    assert "case.system.00" in first and "case.system.49" in first and "case.system.50" not in first
+    assert "case.worker.00" in first and "case.worker.49" in first and "case.worker.50" not in first
     assert "other.practitioner" not in first and 'rel="next"' in first
     second = team.get("/admin/users?page=2").get_data(as_text=True)
-    assert "case.system.50" in second and "case.system.51" in second and "lee.la1" in second
+    assert "case.worker.50" in second and "case.worker.51" in second and "lee.la1" in second
     assert "other.practitioner" not in second and 'rel="next"' not in second
     filtered = team.get("/admin/users?username_prefix=LEE").get_data(as_text=True)
-    assert "lee.la1" in filtered and "case.system" not in filtered
+    assert "lee.la1" in filtered and "case.worker" not in filtered
     assert 'id="this-is-you"' in filtered and 'id="disable-' not in filtered  # no locking yourself out
     assert "No users match" in team.get("/admin/users?username_prefix=other").get_data(as_text=True)
     assert team.get("/admin/users?page=0").status_code == 400

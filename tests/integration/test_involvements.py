@@ -6,14 +6,14 @@ from sqlalchemy import select
 from indexing import rebuild
 from registry.models import AuditEvent, Involvement
 
-from ..support.accounts import add_token, add_user, csrf_token, sign_in
+from ..support.accounts import ACTING_FOR, ACTING_FOR_LABEL, add_token, add_user, csrf_token, sign_in
 from .helpers import ALIAS, CHECKPOINT, add_child, years_ago
 
 
 def _api(app, sessions, scopes=("search", "view", "involvements")):
     client = app.test_client()
     client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {add_token(sessions, 'case-system', scopes=scopes)}",
-                               HTTP_X_ACTING_FOR="Pat Jones, Health visitor")
+                               HTTP_X_ACTING_FOR=ACTING_FOR)
     return client
 
 
@@ -25,7 +25,7 @@ def test_a_case_system_registers_flags_and_ends_an_involvement_for_its_practitio
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
     assert (body["practitioner_name"], body["role"], body["lead_professional"], body["end_date"]) == \
-        ("Pat Jones, Health visitor", "Health visitor", True, None)
+        (ACTING_FOR_LABEL, "Health visitor", True, None)
     flagged = client.post(f"/api/v1/children/{cp_id}/involvements/{body['id']}/info-to-share",
                           json={"info_to_share": True})
     assert flagged.status_code == 200 and flagged.get_json()["info_to_share"] is True
@@ -33,7 +33,7 @@ def test_a_case_system_registers_flags_and_ends_an_involvement_for_its_practitio
     assert ended.status_code == 200 and ended.get_json()["end_date"] is not None
     with sessions() as session:
         row = session.get(Involvement, body["id"])
-        assert row.registered_by == "case-system/Pat Jones, Health visitor" and row.info_to_share
+        assert row.registered_by == f"case-system/{ACTING_FOR_LABEL}" and row.info_to_share
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "case-system")).all()
     assert actions == ["involvement_registered", "info_to_share_flagged", "involvement_ended"]
 
@@ -54,7 +54,7 @@ def test_involvement_input_is_checked_and_a_sensitive_service_needs_consent(app,
     assert consented.status_code == 201
     with sessions() as session:
         row = session.scalar(select(Involvement))
-        assert (row.sensitive_category, row.consent_recorded_by) == ("mental_health", "Pat Jones, Health visitor")
+        assert (row.sensitive_category, row.consent_recorded_by) == ("mental_health", ACTING_FOR_LABEL)
     search_only = _api(app, sessions, scopes=("search",))
     assert search_only.post(f"/api/v1/children/{cp_id}/involvements", json={"role": "Nurse"}).status_code == 403
     assert client.post("/api/v1/children/1234567890/involvements", json={"role": "Nurse"}).status_code == 400

@@ -24,12 +24,12 @@ from registry.models import AuditEvent, Child
 from webapp import create_app
 
 from ..integration.helpers import ALIAS, CHECKPOINT, years_ago
-from ..support.accounts import Account, add_user, csrf_token, sign_in
+from ..support.accounts import ACTING_FOR, ACTING_FOR_LABEL, Account, add_user, csrf_token, sign_in  # noqa: F401
 
 LA1, LA2 = "E09000001", "E09000002"
 PURPOSE = "safeguarding_concern"
 NOT_AVAILABLE = {"message": "no record with that ContactPoint ID is available to you", "errors": {}}
-ACTING_FOR = "Pat Jones, Health visitor"
+# The "api" caller acts for ACTING_FOR (a practitioner of its own authority), recorded as ACTING_FOR_LABEL.
 # Usage limits out of the way: tests/security/test_rate_limits.py builds apps with low ones.
 GENEROUS = dict(search_limit="10000 per hour", view_limit="10000 per hour", client_limit="10000 per hour",
                 login_limit="10000 per minute")
@@ -207,6 +207,10 @@ class Caller:
     def get(self, path: str, **kwargs):
         return self.client.get(path, **kwargs)
 
+    def api_get(self, path: str):
+        # A signed-in session reads the API only with its CSRF token (no cross-site record views).
+        return self.client.get(path, headers={"X-CSRFToken": self.csrf} if self.csrf else None)
+
     def api_post(self, path: str, body, headers: dict | None = None):
         headers = dict(headers or {})
         if self.csrf:
@@ -217,7 +221,7 @@ class Caller:
         return self.client.post(path, data={"csrf_token": self.csrf, **data})
 
     def view_api(self, cp_id: str, purpose: str = PURPOSE):
-        return self.client.get(f"/api/v1/children/{cp_id}?purpose={purpose}")
+        return self.api_get(f"/api/v1/children/{cp_id}?purpose={purpose}")
 
     def view_page(self, cp_id: str, purpose: str = PURPOSE):
         return self.form_post(f"/children/{cp_id}", {"purpose": purpose})
@@ -306,6 +310,20 @@ class World:
 @pytest.fixture
 def world(app, sessions, es, api_token):
     return World(app, sessions, es, api_token)
+
+
+@pytest.fixture
+def limited(settings, es, sessions, api_token):
+    """A world whose app has the given usage limits (one per test)."""
+    apps = []
+
+    def make(**limits) -> World:
+        app = make_app(settings.replace(**limits))
+        apps.append(app)
+        return World(app, sessions, es, api_token).index()
+    yield make
+    for app in apps:
+        app.extensions["contactpoint"]["engine"].dispose()
 
 
 def events_since(sessions, seq: int) -> list[tuple[str, str, dict]]:

@@ -69,7 +69,7 @@ ACTION_OF = {"search page": "search", "record page": "record_view", "audit event
 
 def _send(caller, method, path, how):
     if method == "GET":
-        return caller.get(path)
+        return caller.api_get(path) if path.startswith("/api/") else caller.get(path)
     if "page_search" in how:
         return caller.search_page(how["page_search"])
     if "form" in how:

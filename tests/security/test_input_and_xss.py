@@ -37,7 +37,7 @@ def test_record_ids_are_checked_before_anything_is_looked_up(world):
                 ("la1", la1, "POST", f"/api/v1/children/{path_id}/shielding",
                  {"shielded": True, "reason_category": "other"})):
             mark = world.mark()
-            response = (caller.get(path) if method == "GET" else caller.api_post(path, body))
+            response = (caller.api_get(path) if method == "GET" else caller.api_post(path, body))
             body_json = response.get_json(silent=True)
             got = (response.status_code, body_json and body_json.get("message"),
                    body_json and list(body_json["errors"]), refusal(world.events_since(mark)))
@@ -204,7 +204,9 @@ def test_stored_and_reflected_script_is_always_escaped(world, sessions):
     practitioner, national, api = world.caller("practitioner"), world.caller("national"), world.caller("api")
     hostile_requester = "<script>alert(7)</script> Evil Org"
     api.client.post("/api/v1/search", json={"family_name": "Okafor", "given_name": "Amara"},
-                    headers={"X-Acting-For": hostile_requester})
+                    headers={"X-Acting-For": hostile_requester})  # names nobody: refused, never recorded
+    # A mediated search records its free-text requester, which the audit trail then shows.
+    practitioner.search_page({"family_name": "Okafor", "given_name": "Amara", "on_behalf_of": hostile_requester})
     pages = {
         "search results": practitioner.search_page({"family_name": "Okafor",
                                                     "date_of_birth": years_ago(5, day=11).isoformat()}),

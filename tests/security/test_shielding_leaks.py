@@ -9,7 +9,7 @@ from registry import checkpoints, writes
 from registry.models import Child
 
 from ..integration.helpers import ALIAS, change_child
-from .conftest import FULL_KEYS, IDENTITY_KEYS, LA_NAMES, NOT_AVAILABLE, PURPOSE, USERS, report
+from .conftest import ACTING_FOR_LABEL, FULL_KEYS, IDENTITY_KEYS, LA_NAMES, NOT_AVAILABLE, PURPOSE, USERS, report
 
 VIEWERS = ("practitioner", "camhs", "school", "la1", "la2", "national", "api")
 NOT_FOUND_PAGE = "There is no record with that ContactPoint ID that you can open."
@@ -65,7 +65,7 @@ def test_each_viewer_sees_exactly_what_the_visibility_policy_allows_of_each_chil
                 text = response.get_data(as_text=True)
                 events = world.events_since(before)
                 common = {"cp_id": cp_id, "purpose": PURPOSE, "channel": channel,
-                          "on_behalf_of": "Pat Jones, Health visitor" if label == "api" else None}
+                          "on_behalf_of": ACTING_FOR_LABEL if label == "api" else None}
                 if expected is None:
                     want_events = [(caller.username, "record_view_refused", {**common, "reason": "not_found"})]
                     got_events = [(a, act, {k: d.get(k) for k in want_events[0][2]}) for a, act, d in events]

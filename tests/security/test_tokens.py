@@ -10,7 +10,7 @@ from access_control import InvalidInput, NotAllowed, Viewer, accounts, tokens
 from registry.models import ApiToken, AuditEvent
 
 from ..support.accounts import OPERATOR, PASSWORD, add_token, csrf_token
-from .conftest import ACTING_FOR, PURPOSE, refusal, report
+from .conftest import ACTING_FOR, ACTING_FOR_LABEL, PURPOSE, refusal, report
 
 MESSAGES = {
     "not_signed_in": "sign-in required: no valid credentials were given",
@@ -21,8 +21,10 @@ MESSAGES = {
     "token_expired": "the bearer token has expired",
     "token_account_inactive": "the account this token belongs to is not active",
 }
-ACTING_FOR_MESSAGE = ("every API request must name the practitioner it acts for in the X-Acting-For header "
-                      "(2 to 200 characters)")
+ACTING_FOR_MESSAGE = ("every API request must name the practitioner it acts for, by their username, in the "
+                      "X-Acting-For header")
+ACTING_FOR_UNKNOWN_MESSAGE = ("X-Acting-For does not name an active practitioner this system may act for (of its "
+                              "own organisation, or of its own authority's)")
 
 
 def _token_id(text: str) -> str:
@@ -84,6 +86,10 @@ def test_every_bad_credential_is_refused_with_its_own_reason_and_audited(world, 
     # A valid token that lacks the scope, or a request that does not say whom it acts for.
     acting_for_refused = (400, {"message": ACTING_FOR_MESSAGE, "errors": {"X-Acting-For": ["is required"]}},
                           [("case-system", "request_refused", 400, "acting_for_missing", ["X-Acting-For"])])
+    # X-Acting-For is a username now: anything else names nobody the system may act for.
+    acting_for_unknown = (403, {"message": ACTING_FOR_UNKNOWN_MESSAGE,
+                                "errors": {"X-Acting-For": ["is not a practitioner this system may act for"]}},
+                          [("case-system", "request_refused", 403, "acting_for_unknown", ["X-Acting-For"])])
     cases = [
         ("search-only token views a record", search_only, ACTING_FOR, "GET", None,
          (403, {"message": "this token's scopes (search) do not include 'view'", "errors": {}},
@@ -95,9 +101,9 @@ def test_every_bad_credential_is_refused_with_its_own_reason_and_audited(world, 
         ("view-only token views a record", view_only, ACTING_FOR, "GET", None, (200, None, ["record_view"])),
         ("no X-Acting-For", good, None, "POST", search, acting_for_refused),
         ("blank X-Acting-For", good, "   ", "GET", None, acting_for_refused),
-        ("one-letter X-Acting-For", good, "P", "POST", search, acting_for_refused),
-        ("X-Acting-For with a control character", good, "Pat\x07Jones", "GET", None, acting_for_refused),
-        ("X-Acting-For too long", good, "P" * 201, "POST", search, acting_for_refused),
+        ("one-letter X-Acting-For", good, "P", "POST", search, acting_for_unknown),
+        ("X-Acting-For with a control character", good, "Pat\x07Jones", "GET", None, acting_for_unknown),
+        ("X-Acting-For too long", good, "P" * 201, "POST", search, acting_for_unknown),
         ("search and view token registers an involvement", good, ACTING_FOR, "INVOLVE", {"role": "School nurse"},
          (403, {"message": "this token's scopes (search view) do not include 'involvements'", "errors": {}},
           [("case-system", "request_refused", 403, "token_scope", None)])),
@@ -114,7 +120,7 @@ def test_every_bad_credential_is_refused_with_its_own_reason_and_audited(world, 
         events = world.events_since(mark)
         if want[0] == 200:
             got = (response.status_code, None, [action for _, action, _ in events])
-            if events and events[0][2]["on_behalf_of"] != ACTING_FOR:
+            if events and events[0][2]["on_behalf_of"] != ACTING_FOR_LABEL:
                 mismatches.append((name, "on_behalf_of", events[0][2]["on_behalf_of"]))
         else:
             got = (response.status_code, response.get_json(), refusal(events))
