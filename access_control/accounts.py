@@ -1,7 +1,10 @@
 """Users: adding and administering them, and checking a sign-in (password, then TOTP).
 
 Passwords are hashed with argon2id; the second factor is TOTP (RFC 6238) and a code is
-accepted once only. Repeated failures lock the account for a cool-down period.
+accepted once only. Repeated failures lock the account for a cool-down period. A TOTP secret is
+issued when its user enrols (never by administration) and stored encrypted (``totp_secrets``)
+under a key the caller passes in. Each sign-in step locks the user's row (PostgreSQL) until
+the caller commits, so parallel attempts queue: every failure counts, a code passes once.
 """
 from __future__ import annotations
 
@@ -17,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analyzers import clock
-from registry.models import ROLES, User
+from registry.models import ROLES, Organisation, User
 from registry.writes import get_or_create_organisation
 
-from . import audit
+from . import audit, totp_secrets
 from .errors import InvalidInput, NotAllowed
 from .permissions import INTERACTIVE_ROLES
 from .visibility import Viewer
@@ -56,8 +59,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username.strip().lower()))
+def find_user(session: Session, username: str, lock: bool = False) -> User | None:
+    """``lock``: SELECT ... FOR UPDATE, fresh from the database, held until the caller commits."""
+    query = select(User).where(User.username == username.strip().lower())
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def lock_user(session: Session, user_id: int) -> User | None:
+    """The user for a sign-in step, its row locked (PostgreSQL; SQLite serialises writers anyway)."""
+    return session.get(User, user_id, with_for_update=True, populate_existing=True)
 
 
 def viewer_for(user: User, on_behalf_of: str | None = None) -> Viewer:
@@ -89,6 +101,22 @@ def _require_admin(actor: Viewer, la_code: str | None, role: str | None = None) 
         raise NotAllowed(f"only national administrators can give the role {role!r}")
 
 
+def _require_own_organisation(actor: Viewer, organisation_la_code: str | None) -> None:
+    """An LA team works only in organisations of its own authority; national ones are for national admins."""
+    if actor.role != "national_admin" and organisation_la_code != actor.la_code:
+        raise NotAllowed("a local authority team administers users only in organisations of its own authority "
+                         "(national organisations and other authorities' are administered nationally)")
+
+
+def _find_organisation(session: Session, kind: str, code: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.kind == kind, Organisation.code == code))
+
+
+def authority_code(organisation: Organisation) -> str | None:
+    """The code of the local authority an organisation belongs to; None for a national organisation."""
+    return organisation.local_authority.code if organisation.local_authority else None
+
+
 def add_user(session: Session, actor: Viewer, *, username: str, display_name: str, role: str,
              organisation_kind: str, organisation_code: str, la_code: str | None = None,
              password: str | None = None, email: str | None = None, expires_on: dt.date | None = None) -> User:
@@ -110,13 +138,20 @@ def add_user(session: Session, actor: Viewer, *, username: str, display_name: st
     if expires_on is not None and expires_on < _now().date():
         raise InvalidInput("expires_on", "is in the past")
     _require_admin(actor, la_code, role)
+    # A new organisation belongs to the user's authority (a local authority to itself); national
+    # organisations are made by national administrators, adding a user with no authority.
+    existing = _find_organisation(session, organisation_kind, organisation_code)
+    _require_own_organisation(actor, authority_code(existing) if existing is not None else
+                              organisation_code if organisation_kind == "local_authority" else la_code)
     if find_user(session, username) is not None:
         raise InvalidInput("username", f"{username!r} is already taken")
+    authority = get_or_create_organisation(session, "local_authority", la_code) if la_code else None
     user = User(username=username, display_name=display_name.strip(), email=email, role=role,
-                organisation=get_or_create_organisation(session, organisation_kind, organisation_code),
-                local_authority=get_or_create_organisation(session, "local_authority", la_code) if la_code else None,
+                organisation=existing or get_or_create_organisation(session, organisation_kind, organisation_code,
+                                                                    local_authority=authority),
+                local_authority=authority,
                 password_hash=hash_password(password) if password else None,
-                totp_secret=pyotp.random_base32() if interactive else None, totp_confirmed=False,
+                totp_secret=None, totp_confirmed=False,  # the secret is issued when they enrol
                 totp_last_step=0, failed_logins=0, disabled=False, expires_on=expires_on, session_generation=0,
                 created_by=actor.username)
     session.add(user)
@@ -132,6 +167,11 @@ def _target(session: Session, actor: Viewer, username: str) -> User:
     if user is None:
         raise InvalidInput("username", f"there is no user {username!r}")
     _require_admin(actor, user.local_authority.code if user.local_authority else None)
+    if actor.role != "national_admin":
+        # National appointments and API clients are never an LA team's to re-enable, unlock, reset or extend.
+        if user.role not in LA_GRANTABLE_ROLES:
+            raise NotAllowed(f"only national administrators administer {user.role} accounts")
+        _require_own_organisation(actor, authority_code(user.organisation))
     return user
 
 
@@ -158,11 +198,11 @@ def unlock(session: Session, actor: Viewer, username: str) -> User:
 
 
 def reset_second_factor(session: Session, actor: Viewer, username: str) -> User:
-    """A lost authenticator: a new secret, enrolled again at the next sign-in."""
+    """A lost authenticator: the old secret goes; a new one is issued as they enrol at the next sign-in."""
     user = _target(session, actor, username)
     if user.role not in INTERACTIVE_ROLES:
         raise InvalidInput("username", f"{user.username} does not sign in interactively")
-    user.totp_secret, user.totp_confirmed = pyotp.random_base32(), False
+    user.totp_secret, user.totp_confirmed = None, False
     user.session_generation += 1
     audit.record(session, actor, "user_second_factor_reset", {"user": user.username})
     return user
@@ -176,22 +216,29 @@ def _fail(user: User, rules: LoginRules, now: dt.datetime) -> None:
         user.locked_until, user.failed_logins = now + rules.lockout, 0
 
 
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def check_password(session: Session, username: str, password: str, rules: LoginRules,
                    now: dt.datetime | None = None) -> tuple[User | None, str | None]:
-    """(user, None) when the password step passes, else (user or None, reason). The caller commits."""
+    """(user, None) when the password step passes, else (user or None, reason). The caller commits.
+
+    Every refusal costs one argon2 verification, a locked account's too, so timing never tells a
+    locked account from a wrong password or an unknown user (the caller gives them one answer).
+    """
     now = now or _now()
-    user = find_user(session, username) if username else None
+    user = find_user(session, username, lock=True) if username else None
     if user is None or user.password_hash is None or user.role not in INTERACTIVE_ROLES:
-        try:
-            _hasher.verify(_DUMMY_HASH, password or "-")
-        except VerificationError:
-            pass
+        _verify(_DUMMY_HASH, password or "-")
         return None, "unknown_user"
+    right = _verify(user.password_hash, password or "")
     if is_locked(user, now):
-        return user, "locked"
-    try:
-        _hasher.verify(user.password_hash, password or "")
-    except (VerificationError, InvalidHashError):
+        return user, "locked"  # whichever password: guessing during the cool-down learns nothing
+    if not right:
         _fail(user, rules, now)
         return user, "bad_password"
     reason = usable(user, now.date())
@@ -215,15 +262,48 @@ def totp_step(secret: str, code: str, now: dt.datetime) -> int | None:
     return None
 
 
-def check_totp(user: User, code: str, rules: LoginRules, now: dt.datetime | None = None) -> str | None:
-    """None when the code is right and unused (enrolment is then confirmed), else the reason."""
+def totp_secret(user: User, totp_key: bytes) -> str | None:
+    """The user's plaintext secret (None before enrolment); one stored in plaintext is encrypted now."""
+    if user.totp_secret is None:
+        return None
+    secret = totp_secrets.decrypt(totp_key, user.username, user.totp_secret)
+    if not totp_secrets.is_encrypted(user.totp_secret):  # stored before migration 0008
+        user.totp_secret = totp_secrets.encrypt(totp_key, user.username, secret)
+    return secret
+
+
+def enrolment_secret(user: User, totp_key: bytes) -> str:
+    """The secret to set up in an authenticator app, issued (and stored encrypted) on first need."""
+    secret = totp_secret(user, totp_key)
+    if secret is None:
+        secret = pyotp.random_base32()
+        user.totp_secret = totp_secrets.encrypt(totp_key, user.username, secret)
+    return secret
+
+
+def encrypt_plaintext_secrets(session: Session, totp_key: bytes) -> int:
+    """Encrypt every secret still stored in plaintext (from before migration 0008); how many there were."""
+    users = session.scalars(select(User).where(User.totp_secret.is_not(None),
+                                               User.totp_secret.not_like(f"{totp_secrets.PREFIX}%"))).all()
+    for user in users:
+        totp_secret(user, totp_key)
+    return len(users)
+
+
+def check_totp(user: User, code: str, rules: LoginRules, now: dt.datetime | None = None, *,
+               totp_key: bytes) -> str | None:
+    """None when the code is right and unused (enrolment is then confirmed), else the reason.
+
+    Load ``user`` with ``lock_user`` and commit afterwards: parallel submissions of one code then
+    queue on the row, and only the first passes.
+    """
     now = now or _now()
     if is_locked(user, now):
         return "locked"
     reason = usable(user, now.date())
     if reason:
         return reason
-    step = totp_step(user.totp_secret or "", code, now)
+    step = totp_step(totp_secret(user, totp_key) or "", code, now)
     if step is None:
         _fail(user, rules, now)
         return "bad_code"
@@ -234,5 +314,5 @@ def check_totp(user: User, code: str, rules: LoginRules, now: dt.datetime | None
     return None
 
 
-def provisioning_uri(user: User) -> str:
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access_control.permissions import PERMISSIONS, allowed
 
-from .config import Settings
+from .config import PREFIX, SECRET_KEY_FILE, MissingSecretKey, Settings
 
 MAX_BODY_BYTES = 64 * 1024
 NAVIGATION = (("pages.search_form", "Find a child", "search"), ("review.events", "Audit", "review_audit"),
@@ -24,13 +24,23 @@ CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; img-src 'self' da
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+def _secret_key(settings: Settings, test_config: dict) -> str:
+    """The session-signing key. Never a random one: sessions would die on restart and differ per worker,
+    and the TOTP secrets and the audit trail need the keys derived from it."""
+    key = test_config.get("SECRET_KEY") or settings.secret_key
+    if not key:
+        raise MissingSecretKey(f"no secret key: set {PREFIX}SECRET_KEY (a long random string, e.g. from "
+                               f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`), or run "
+                               f"`contactpoint dev`, which writes one to {settings.state_dir / SECRET_KEY_FILE}")
+    return key
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     settings = (test_config or {}).get("SETTINGS") or Settings.from_env()
     app.config.update(
         SETTINGS=settings,
-        # Without a configured key each start gets a fresh one: sessions then end on restart.
-        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SECRET_KEY=_secret_key(settings, test_config or {}),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SESSION_COOKIE_NAME="contactpoint_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -60,11 +60,12 @@ class Settings:
     secure_cookies: bool = True
     trusted_proxies: int = 0
     idle_minutes: int = 15
+    session_hours: int = 12  # however active: a stolen cookie dies within a working day
     lockout_failures: int = 5
     lockout_minutes: int = 15
     search_limit: str = "60 per hour;200 per day"
     view_limit: str = "30 per hour;100 per day"
-    client_limit: str = "2000 per hour"
+    client_limit: str = "2000 per hour;10000 per day"
     login_limit: str = "30 per minute"
 
     @classmethod
@@ -120,11 +121,12 @@ class Settings:
             secure_cookies=flag("SECURE_COOKIES", True),
             trusted_proxies=whole_number("TRUSTED_PROXIES", 0, 0, 5),
             idle_minutes=whole_number("IDLE_MINUTES", 15, 1, 480),
+            session_hours=whole_number("SESSION_HOURS", 12, 1, 24),
             lockout_failures=whole_number("LOCKOUT_FAILURES", 5, 1, 100),
             lockout_minutes=whole_number("LOCKOUT_MINUTES", 15, 1, 1440),
             search_limit=rate("SEARCH_LIMIT", "60 per hour;200 per day"),
             view_limit=rate("VIEW_LIMIT", "30 per hour;100 per day"),
-            client_limit=rate("CLIENT_LIMIT", "2000 per hour"),
+            client_limit=rate("CLIENT_LIMIT", "2000 per hour;10000 per day"),
             login_limit=rate("LOGIN_LIMIT", "30 per minute"),
         )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from registry.demo import load_demo_data
 from registry.models import Child
 from search_service import local_engine, make_client
 
-from .config import Settings
+from .config import PREFIX, SECRET_KEY_FILE, Settings
 
 
 DEV_PASSWORD = "development only"  # noqa: S105 -- printed on purpose; these users exist only under `dev`
@@ -48,10 +49,33 @@ def _dev_accounts(sessions) -> str:
     return token
 
 
+def ensure_secret_key(settings: Settings) -> Settings:
+    """A key for development: the configured one, else <state_dir>/secret-key, made (mode 0600) when absent.
+
+    The web app refuses to start without a key; this file is where it and the CLI find this one.
+    """
+    if settings.secret_key:
+        return settings
+    path = settings.state_dir / SECRET_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} holds no usable key: remove it (a new one is made) or set "
+                                   f"{PREFIX}SECRET_KEY") from None
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    click.echo(f"made a development secret key: {path}")
+    return settings.replace(secret_key=key)
+
+
 def run_dev(settings: Settings, children: int, port: int) -> None:
+    settings = ensure_secret_key(settings)
     engine = make_engine(settings.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    audit_key = settings.key("audit")  # the audit trail's MAC key: sessions carry it, the upgrade may seal with it
+    upgrade(engine, audit_key=audit_key)
+    sessions = make_sessionmaker(engine, info={"audit_key": audit_key})
     click.echo(f"database: {settings.database_url}")
 
     node = None
@@ -91,7 +115,7 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
                                    "date_of_birth": example.date_of_birth.isoformat()},
                                   ensure_ascii=False).replace("'", "'\\''")  # quoted for the shell
             click.echo(f"Try: curl -s -XPOST -H 'Content-Type: application/json' -H 'Authorization: Bearer {token}' "
-                       f"-H 'X-Acting-For: Dev Practitioner' http://127.0.0.1:{port}/api/v1/search -d '{criteria}'")
+                       f"-H 'X-Acting-For: {DEV_USERS[0][0]}' http://127.0.0.1:{port}/api/v1/search -d '{criteria}'")
         click.echo("Press Ctrl-C to stop everything.")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

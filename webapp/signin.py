@@ -17,7 +17,9 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from access_control import audit
-from access_control.accounts import LoginRules, check_password, check_totp, provisioning_uri, viewer_for
+from access_control.accounts import (
+    LoginRules, check_password, check_totp, enrolment_secret, lock_user, provisioning_uri, viewer_for,
+)
 from analyzers import clock
 from registry.models import User
 
@@ -27,15 +29,29 @@ from .limiting import login_limited
 
 bp = Blueprint("signin", __name__)
 PENDING_SECONDS = 300
+# A locked account gets the wrong password's answer (the audit trail still says "locked"), so the
+# answer never tells a guesser that an account exists or is locked; the answer itself says what
+# locking does, so a legitimately locked user knows to wait or ask.
+WRONG_PASSWORD = ("Enter a correct username and password. After {failures} failed attempts an account is locked "
+                  "for {minutes} minutes: wait, or ask your administrator to unlock it")
 MESSAGES = {
-    "unknown_user": "Enter a correct username and password",
-    "bad_password": "Enter a correct username and password",
-    "locked": "This account is locked after too many failed attempts. Try again later, or ask your administrator",
+    "unknown_user": WRONG_PASSWORD,
+    "bad_password": WRONG_PASSWORD,
+    "locked": WRONG_PASSWORD,
     "disabled": "This account has been disabled. Ask your administrator",
     "expired": "This account has expired. Ask your administrator",
     "bad_code": "Enter the 6-digit code shown in your authenticator app",
     "code_reused": "That code has already been used. Wait for the next code",
 }
+
+
+def _message(reason: str) -> str:
+    settings = current_app.config["SETTINGS"]
+    return MESSAGES[reason].format(failures=settings.lockout_failures, minutes=settings.lockout_minutes)
+
+
+def _totp_key() -> bytes:
+    return current_app.config["SETTINGS"].key("totp")
 
 
 def _rules() -> LoginRules:
@@ -57,7 +73,17 @@ def _record(db, user: User | None, username: str, action: str, reason: str | Non
     if user is not None:
         audit.record(db, viewer_for(user), action, details)
     else:
-        audit.append(db, username[:100] or "anonymous", None, action, details)
+        audit.append(db, _unknown_actor(db, username), None, action, details)
+
+
+def _unknown_actor(db, username: str) -> str:
+    """An account's own name; anything else typed as a username only as a keyed hash ("unknown:..."), so that
+    reviewers can group attempts on one name while the trail never holds, say, a password typed in the wrong box."""
+    if not username:
+        return "anonymous"
+    if db.scalar(select(User.id).where(User.username == username)) is not None:  # refused for another reason
+        return username[:100]
+    return "unknown:" + audit.pseudonym(db, "unknown-username", username)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -84,7 +110,7 @@ def login():
             pending = {"user_id": user.id, "at": int(clock.timestamp()), "next": _safe_next(request.form.get("next"))}
             enrolled = user.totp_confirmed
     if reason:
-        return render_template("login.html", errors={"password": MESSAGES[reason]}, form={"username": username},
+        return render_template("login.html", errors={"password": _message(reason)}, form={"username": username},
                                next=request.form.get("next", "")), 401
     session.clear()
     session["pending"] = pending
@@ -95,7 +121,7 @@ def _pending_user(db) -> User | None:
     pending = session.get("pending")
     if not pending or clock.timestamp() - pending.get("at", 0) > PENDING_SECONDS:
         return None
-    return db.get(User, pending["user_id"])
+    return lock_user(db, pending["user_id"])  # held to the commit: parallel code checks queue
 
 
 def _svg_qr(uri: str) -> str:
@@ -116,25 +142,26 @@ def _second_step(template: str):
         if template == "enrol.html":
             if user.totp_confirmed:
                 return redirect(url_for("signin.code"))
-            uri = provisioning_uri(user)
-            extra = {"secret": user.totp_secret, "uri": uri, "qr": _svg_qr(uri)}
+            secret = enrolment_secret(user, _totp_key())
+            uri = provisioning_uri(user, secret)
+            extra = {"secret": secret, "uri": uri, "qr": _svg_qr(uri)}
         elif not user.totp_confirmed:
             return redirect(url_for("signin.enrol"))
         if request.method == "GET":
             return render_template(template, errors={}, **extra)
-        reason = check_totp(user, request.form.get("code", ""), _rules())
+        reason = check_totp(user, request.form.get("code", ""), _rules(), totp_key=_totp_key())
         _record(db, user, user.username, "login_failed" if reason else "login", reason)
         if reason is None:
             principal, enrolled_now, target = Principal(user), template == "enrol.html", session["pending"]["next"]
     if reason:
         if reason in ("locked", "disabled", "expired"):
             session.clear()
-            session["notice"] = MESSAGES[reason] + "."
+            session["notice"] = _message(reason) + "."
             return redirect(url_for("signin.login"))
-        return render_template(template, errors={"code": MESSAGES[reason]}, **extra), 401
+        return render_template(template, errors={"code": _message(reason)}, **extra), 401
     session.clear()  # a fresh session: nothing from before sign-in survives
     login_user(principal)
-    session["seen"] = int(clock.timestamp())
+    session["seen"] = session["signed_in_at"] = int(clock.timestamp())  # idle and absolute lifetimes
     if enrolled_now:
         session["notice"] = "Your authenticator app is set up."
     return redirect(target)

@@ -10,10 +10,11 @@ from access_control.accounts import LoginRules
 from analyzers import clock
 from registry.models import ApiToken, AuditEvent, User
 
-from ..support.accounts import OPERATOR, PASSWORD, add_token, add_user
+from ..support.accounts import OPERATOR, PASSWORD, add_token, add_user, totp_key
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.timezone.utc)
 RULES = LoginRules(max_failures=5, lockout=dt.timedelta(minutes=15))
+KEY = totp_key()
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +33,11 @@ def _user(session, name):
 
 
 def test_passwords_are_stored_as_argon2id_and_users_get_a_totp_secret(sessions):
-    add_user(sessions, "pat.jones")
+    account = add_user(sessions, "pat.jones")
     with sessions() as session:
         user = _user(session, "pat.jones")
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
-        assert len(user.totp_secret) == 32 and not user.totp_confirmed
+        assert len(account.secret) == 32 and account.secret not in user.totp_secret and not user.totp_confirmed
         assert session.scalars(select(AuditEvent.action)).all() == ["user_added"]
 
 
@@ -103,12 +104,15 @@ def test_a_totp_code_is_accepted_once_with_one_step_of_drift(sessions):
     totp = pyotp.TOTP(account.secret)
     with sessions.begin() as session:
         user = _user(session, "pat.jones")
-        assert accounts.check_totp(user, "123", RULES, NOW) == "bad_code"
-        assert accounts.check_totp(user, totp.at(NOW - dt.timedelta(seconds=30)), RULES, NOW) is None
+
+        def check(code):
+            return accounts.check_totp(user, code, RULES, NOW, totp_key=KEY)
+        assert check("123") == "bad_code"
+        assert check(totp.at(NOW - dt.timedelta(seconds=30))) is None
         assert user.totp_confirmed
-        assert accounts.check_totp(user, totp.at(NOW - dt.timedelta(seconds=30)), RULES, NOW) == "code_reused"
-        assert accounts.check_totp(user, totp.at(NOW), RULES, NOW) is None
-        assert accounts.check_totp(user, totp.at(NOW - dt.timedelta(seconds=90)), RULES, NOW) == "bad_code"
+        assert check(totp.at(NOW - dt.timedelta(seconds=30))) == "code_reused"
+        assert check(totp.at(NOW)) is None
+        assert check(totp.at(NOW - dt.timedelta(seconds=90))) == "bad_code"
         assert user.failed_logins == 1  # the successes in between reset the count
 
 

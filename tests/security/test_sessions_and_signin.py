@@ -150,10 +150,11 @@ def test_disabled_and_expired_users_cannot_sign_in_and_their_sessions_end_at_onc
     dora = add_user(sessions, "dora.disabled")
     eve = add_user(sessions, "eve.expired")
     fay = add_user(sessions, "fay.lastday", expires_on=today)  # usable until the end of the day
-    browsers = {}
+    browsers, tokens = {}, {}
     for account in (dora, eve, fay):
         browsers[account.username] = app.test_client()
         sign_in(browsers[account.username], sessions, account)
+        tokens[account.username] = csrf_token(browsers[account.username], "/")  # sessions read the API with it
     assert [browsers[a.username].get("/").status_code for a in (dora, eve, fay)] == [200, 200, 200]
 
     with sessions.begin() as db:
@@ -163,7 +164,7 @@ def test_disabled_and_expired_users_cannot_sign_in_and_their_sessions_end_at_onc
     outcome = {}
     for username, client in browsers.items():
         page = client.get("/")
-        api = client.get(f"/api/v1/children/1000000001?purpose={PURPOSE}")
+        api = client.get(f"/api/v1/children/1000000001?purpose={PURPOSE}", headers={"X-CSRFToken": tokens[username]})
         outcome[username] = (page.status_code if not _signed_out(page) else "signed out", api.status_code)
     assert outcome == {"dora.disabled": ("signed out", 401), "eve.expired": ("signed out", 401),
                        "fay.lastday": (200, 404)}

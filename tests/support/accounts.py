@@ -9,6 +9,7 @@ import pyotp
 
 from access_control import Viewer
 from access_control import accounts, tokens
+from webapp.config import Settings
 
 OPERATOR = Viewer(username="cli:test", display_name="test operator", role="national_admin", organisation="console")
 PASSWORD = "correct horse battery staple"
@@ -25,25 +26,54 @@ class Account:
     la_code: str | None
 
 
+def totp_key() -> bytes:
+    """The key the test apps encrypt TOTP secrets with (derived from TEST_SECRET_KEY, as in production)."""
+    return Settings.from_env({}).replace(secret_key=TEST_SECRET_KEY).key("totp")
+
+
 def add_user(sessions, username: str, role: str = "practitioner", la_code: str | None = "E09000001",
              organisation: tuple[str, str] = ("service", "HV-NORTH"), **extra) -> Account:
+    """A user whose authenticator secret is already issued (as the enrolment page would), so tests know it."""
     interactive = role not in ("api_client", "indexer")
     with sessions.begin() as db:
         user = accounts.add_user(db, OPERATOR, username=username, display_name=username.replace(".", " ").title(),
                                  role=role, organisation_kind=organisation[0], organisation_code=organisation[1],
                                  la_code=la_code, password=PASSWORD if interactive else None, **extra)
-        return Account(user.username, PASSWORD, user.totp_secret, role, la_code)
+        secret = accounts.enrolment_secret(user, totp_key()) if interactive else None
+        return Account(user.username, PASSWORD, secret, role, la_code)
+
+
+# The practitioner the test case-management systems act for (X-Acting-For), and how the audit trail names them.
+ACTING_FOR = "jo.health-visitor"
+ACTING_FOR_LABEL = "Jo Health-Visitor (jo.health-visitor)"
 
 
 def add_token(sessions, username: str, scopes=("search", "view"), days: int = 30,
-              la_code: str | None = "E09000001") -> str:
+              la_code: str | None = "E09000001", acting_for: str | None = ACTING_FOR) -> str:
+    """A token for an API client of local authority ``la_code`` (made on first use), and -- unless
+    ``acting_for`` is None -- a practitioner of that authority it may act for (made once)."""
     with sessions.begin() as db:
         if accounts.find_user(db, username) is None:
             accounts.add_user(db, OPERATOR, username=username, display_name="Case system", role="api_client",
                               organisation_kind="local_authority", organisation_code=la_code or "E09000001",
                               la_code=la_code)
         _, text = tokens.create(db, OPERATOR, username, list(scopes), days)
+    if acting_for is not None:
+        add_acting_practitioner(sessions, username, acting_for)
     return text
+
+
+def add_acting_practitioner(sessions, client: str, username: str = ACTING_FOR) -> str:
+    """A practitioner in the API client's own organisation, whom its X-Acting-For may name (made once)."""
+    with sessions.begin() as db:
+        if accounts.find_user(db, username) is None:
+            system = accounts.find_user(db, client)
+            accounts.add_user(db, OPERATOR, username=username, display_name=username.replace(".", " ").title(),
+                              role="practitioner", organisation_kind=system.organisation.kind,
+                              organisation_code=system.organisation.code,
+                              la_code=system.local_authority.code if system.local_authority else None,
+                              password=PASSWORD)
+    return username
 
 
 def csrf_token(client, path: str) -> str:
