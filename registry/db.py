@@ -44,19 +44,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:
+    """``info`` is copied into every session's ``Session.info``, e.g. the audit trail's key ("audit_key")."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine, audit_key: bytes | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    config.attributes["audit_key"] = audit_key
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(_alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", audit_key: bytes | None = None) -> None:
+    """``audit_key`` seals an audit trail written before the keyed MAC (migration 0009 needs it then)."""
+    command.upgrade(_alembic_config(engine, audit_key), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -58,6 +58,12 @@ class Organisation(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     postcode: Mapped[str | None] = mapped_column(String(10))
+    # The local authority the organisation belongs to (a local authority belongs to itself); NULL is a
+    # national organisation. An LA team administers users only in its own authority's organisations.
+    local_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+
+    # post_update: a local authority's row points at itself, which one INSERT cannot do in a plain flush.
+    local_authority: Mapped["Organisation | None"] = relationship(remote_side=[id], post_update=True)
 
 
 class Child(Base):
@@ -85,6 +91,8 @@ class Child(Base):
     shielded: Mapped[bool] = mapped_column(Boolean, default=False)
     shielding_reason: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(10), default="active")
+    # Made up by `contactpoint demo-data`; cleared as soon as any source feed writes to the child.
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
@@ -228,6 +236,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    # The first event whose hash is a keyed MAC (earlier ones predate migration 0009), and the head's own
+    # keyed MAC over (seq, hash, keyed_from), so the head cannot be set back to an earlier event.
+    keyed_from: Mapped[int | None] = mapped_column(BigId)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class RelevanceProfileRow(Base):
@@ -270,7 +282,8 @@ class User(Base):
     # The local authority whose area the user works in; LA teams administer users of their own.
     local_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Encrypted (access_control.totp_secrets), issued when the user enrols their authenticator app.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # refuses a code used before
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,7 +21,7 @@ from registry.db import make_engine, make_sessionmaker, upgrade
 from search_service.engine import LocalEngine
 from webapp.config import Settings
 
-from .support.accounts import TEST_SECRET_KEY, add_token
+from .support.accounts import ACTING_FOR, TEST_SECRET_KEY, add_token
 from .support.postgres import LocalPostgres
 
 
@@ -111,7 +111,9 @@ def db_engine(database_url):
 
 @pytest.fixture
 def sessions(db_engine):
-    return make_sessionmaker(db_engine)
+    """Sessions carrying the audit key that the `settings` fixture's apps and CLI runs derive too."""
+    key = Settings.from_env({}).replace(secret_key=TEST_SECRET_KEY).key("audit")
+    return make_sessionmaker(db_engine, info={"audit_key": key})
 
 
 @pytest.fixture
@@ -148,13 +150,13 @@ def anonymous(app):
 
 @pytest.fixture
 def api_token(sessions):
-    """A case-management system's token (search and view) in authority E09000001."""
+    """A case-management system's token (search and view) in authority E09000001, with its practitioner."""
     return add_token(sessions, "case-system")
 
 
 @pytest.fixture
 def client(app, api_token):
-    """A test client calling as a case-management system acting for a named practitioner."""
+    """A test client calling as a case-management system acting for a named practitioner (ACTING_FOR)."""
     client = app.test_client()
-    client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {api_token}", HTTP_X_ACTING_FOR="Pat Jones, Health visitor")
+    client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {api_token}", HTTP_X_ACTING_FOR=ACTING_FOR)
     return client

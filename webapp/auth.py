@@ -2,19 +2,23 @@
 
 ``authenticate`` runs before every request (and before the usage limits, which key on the
 caller). Session cookies are signed; one that fails its signature is treated as signed out and
-recorded. Sessions end after a period of inactivity and whenever the user's session generation
-moves (sign-out, disabling, second-factor reset), so an old cookie cannot be replayed.
+recorded. Sessions end after a period of inactivity, a fixed time after signing in however
+active (CONTACTPOINT_SESSION_HOURS), and whenever the user's session generation moves
+(sign-out, disabling, second-factor reset), so an old cookie cannot be replayed.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, logout_user
+from flask_wtf.csrf import CSRFError, validate_csrf
 from itsdangerous import BadSignature
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError as CSRFTokenInvalid
 
 from access_control import NotSignedIn, Viewer, VisibilityPolicy, audit, tokens as api_tokens
 from access_control.accounts import usable, viewer_for
@@ -25,7 +29,9 @@ from .extensions import csrf, sessions
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
+# An API client names, by username, the practitioner it acts for (see _bearer).
 ACTING_FOR_HEADER = "X-Acting-For"
+# The mediated search's free-text "searching for" (pages): a requester's name and organisation.
 ACTING_FOR = re.compile(r"[^\x00-\x1f\x7f]{2,200}")
 
 
@@ -97,12 +103,20 @@ def audit_refusal(status: int, reason: str, fields: list[str] | None = None) -> 
                "remote_addr": request.remote_addr}
     if fields:
         details["fields"] = sorted(fields)
+    action = "request_refused"
+    if viewer is None:
+        overflow = _anonymous_overflow()
+        if overflow is not None:
+            if not overflow.first:
+                return
+            g.anonymous_overflow = dataclasses.replace(overflow, first=False)  # one such event per window
+            action, details = "refusals_limited", {**details, "limit": overflow.limit}
     try:
         with sessions().begin() as db:
             if viewer is not None:
-                audit.record(db, viewer, "request_refused", details)
+                audit.record(db, viewer, action, details)
             else:
-                audit.append(db, "anonymous", None, "request_refused", details)
+                audit.append(db, "anonymous", None, action, details)
     except Exception:  # the refusal itself still goes out; the failure is an operator's alarm
         current_app.logger.exception("could not record a refused request in the audit trail")
 
@@ -118,21 +132,60 @@ def _bearer() -> None:
             viewer = viewer_for(user)
             db.expunge(token)
     except NotSignedIn as exc:
-        _count_refused_credential()
+        overflow = _anonymous_overflow()
+        if overflow is not None:  # guessing tokens gets nowhere past the limit
+            audit_refusal(429, "refusals_limited")
+            raise Refused(429, f"too many refused requests from this address ({overflow.limit}): try again later",
+                          "refusals_limited", audited=False) from None
         raise Refused(401, str(exc), exc.reason) from None
     g.token = token
-    acting_for = (request.headers.get(ACTING_FOR_HEADER) or "").strip()
-    g.viewer = Viewer(**{**viewer.__dict__, "on_behalf_of": acting_for or None})
-    if not ACTING_FOR.fullmatch(acting_for):
-        raise Refused(400, f"every API request must name the practitioner it acts for in the {ACTING_FOR_HEADER} "
-                           "header (2 to 200 characters)", "acting_for_missing", {ACTING_FOR_HEADER: ["is required"]})
+    g.viewer = viewer  # the system alone, acting for nobody yet: a refusal below is recorded against it
+    _act_for((request.headers.get(ACTING_FOR_HEADER) or "").strip().lower())
 
 
-def _count_refused_credential() -> None:
-    """Bad tokens from one address count against the sign-in limit; past it they are refused unrecorded.
+def _act_for(username: str) -> None:
+    """X-Acting-For must name, by username, an active practitioner this system may act for (403 otherwise).
 
-    One event says the limit was reached; after that nobody can fill the audit trail by guessing.
+    Only then does the viewer record that practitioner (name and username) as on_behalf_of, and the
+    usage limits count against them (g.acting_for).
     """
+    if not username:
+        raise Refused(400, f"every API request must name the practitioner it acts for, by their username, in the "
+                           f"{ACTING_FOR_HEADER} header", "acting_for_missing", {ACTING_FOR_HEADER: ["is required"]})
+    with sessions()() as db:
+        client = db.get(User, g.token.user_id)
+        practitioner = api_tokens.acting_practitioner(db, client, username)
+        label = api_tokens.acting_label(practitioner) if practitioner is not None else None
+    if practitioner is None:
+        raise Refused(403, f"{ACTING_FOR_HEADER} does not name an active practitioner this system may act for "
+                           "(of its own organisation, or of its own authority's)", "acting_for_unknown",
+                      {ACTING_FOR_HEADER: ["is not a practitioner this system may act for"]})
+    g.acting_for = username
+    g.viewer = dataclasses.replace(g.viewer, on_behalf_of=label)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Overflow:
+    limit: str
+    first: bool  # the refusal just past the limit: recorded once, as "refusals_limited"
+
+
+def _anonymous_overflow() -> _Overflow | None:
+    """Count this request's refusal against its address: None while within the limit.
+
+    Every refusal of a request nobody is signed in for (a tampered cookie, a bad token, 401, 405,
+    413, a CSRF failure, a usage limit) shares one fixed window per address
+    (CONTACTPOINT_LOGIN_LIMIT); a request counts once however many refusals it meets. Within the
+    limit each refusal is recorded; the first past it is recorded as one "refusals_limited" event;
+    the rest of the window goes unrecorded, so anonymous noise can neither flood the audit trail nor
+    queue on its head lock ahead of searches.
+    """
+    if "anonymous_overflow" not in g:
+        g.anonymous_overflow = _count_anonymous_refusal()
+    return g.anonymous_overflow
+
+
+def _count_anonymous_refusal() -> _Overflow | None:
     from flask_limiter.util import get_remote_address
     from limits import parse_many
 
@@ -140,12 +193,11 @@ def _count_refused_credential() -> None:
 
     address, strategy = get_remote_address(), limiter.limiter
     for limit in parse_many(current_app.config["SETTINGS"].login_limit):
-        if not strategy.hit(limit, "refused-credentials", address):
-            # A fixed window counts every attempt: the one just past the limit is recorded, no more.
-            if strategy.storage.get(limit.key_for("refused-credentials", address)) == limit.amount + 1:
-                audit_refusal(429, "refused_credentials_limit")
-            raise Refused(429, f"too many refused credentials from this address ({limit}): try again later",
-                          "refused_credentials_limit", audited=False)
+        if not strategy.hit(limit, "anonymous-refusals", address):
+            # A fixed window counts every attempt, so exactly one is just past the limit.
+            count = strategy.storage.get(limit.key_for("anonymous-refusals", address))
+            return _Overflow(str(limit), first=count == limit.amount + 1)
+    return None
 
 
 def authenticate():
@@ -156,21 +208,49 @@ def authenticate():
         return _bearer()
     if not current_user.is_authenticated:
         return None
-    settings = current_app.config["SETTINGS"]
     now = int(clock.timestamp())
-    seen = session.get("seen", 0)
-    if now - seen > settings.idle_minutes * 60:
+    ended = _session_end(current_app.config["SETTINGS"], now)
+    if ended is not None:
+        notice, details = ended
         viewer = current_user.viewer
         logout_user()
         session.clear()
-        session["notice"] = f"You were signed out after {settings.idle_minutes} minutes without activity."
+        session["notice"] = notice
         with sessions().begin() as db:
-            audit.record(db, viewer, "session_timed_out", {"idle_minutes": settings.idle_minutes})
+            audit.record(db, viewer, "session_timed_out", details)
         return None
     session["seen"] = now
     g.viewer = current_user.viewer
-    if request.blueprint == "api" and request.method not in ("GET", "HEAD", "OPTIONS"):
-        csrf.protect()  # a cookie alone must never be enough to act through the API
+    if request.blueprint == "api" and request.endpoint != "api.openapi_document" and request.method != "OPTIONS":
+        _protect_api_call()
+    return None
+
+
+def _protect_api_call() -> None:
+    """A cookie alone is never enough to use the API, reading included: a record view needs the CSRF token
+    too, so no other site can make a signed-in browser open (and audit) a child's record."""
+    if request.method not in ("GET", "HEAD"):
+        csrf.protect()
+        return
+    header = next((request.headers[name] for name in current_app.config["WTF_CSRF_HEADERS"]
+                   if request.headers.get(name)), None)
+    try:
+        validate_csrf(header)
+    except CSRFTokenInvalid as exc:
+        raise CSRFError(exc.args[0]) from None
+
+
+def _session_end(settings, now: int) -> tuple[str, dict] | None:
+    """Why the signed-in session ends now (the notice, and the details the audit trail records), or None.
+
+    A session from before the absolute lifetime existed has no ``signed_in_at``: it ends at once.
+    """
+    if now - session.get("signed_in_at", 0) > settings.session_hours * 3600:
+        return (f"You were signed out {settings.session_hours} hours after signing in. Sign in again.",
+                {"session_hours": settings.session_hours})
+    if now - session.get("seen", 0) > settings.idle_minutes * 60:
+        return (f"You were signed out after {settings.idle_minutes} minutes without activity.",
+                {"idle_minutes": settings.idle_minutes})
     return None
 
 

@@ -12,10 +12,11 @@ from tqdm import tqdm
 from analyzers import clock
 
 from . import cli_access
-from .cli_support import Context, pass_ctx, reported_errors
+from .cli_support import Commands, Context, pass_ctx, reported_errors
+from .config import MissingSecretKey
 
 
-@click.group()
+@click.group(cls=Commands)
 def main():
     """ContactPoint: who else is working with this child."""
 
@@ -33,8 +34,27 @@ def db_upgrade(ctx: Context):
     """Create or migrate the database schema to the newest version."""
     from registry.db import head_revision, make_engine, upgrade
 
-    upgrade(make_engine(ctx.settings.database_url))
+    try:
+        # The key seals an audit trail written before the keyed MAC (migration 0009).
+        upgrade(make_engine(ctx.settings.database_url), audit_key=ctx.audit_key(required=False))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"database at schema revision {head_revision()}")
+    _encrypt_plaintext_totp_secrets(ctx)
+
+
+def _encrypt_plaintext_totp_secrets(ctx: Context) -> None:
+    """Secrets stored before encryption (migration 0008) are encrypted now if a key is set, else at next sign-in."""
+    from access_control.accounts import encrypt_plaintext_secrets
+
+    try:
+        totp_key = ctx.settings.key("totp")
+    except MissingSecretKey:
+        return
+    with ctx.sessions.begin() as db:
+        count = encrypt_plaintext_secrets(db, totp_key)
+    if count:
+        click.echo(f"encrypted {count} authenticator secrets stored in plaintext before")
 
 
 # --- the local Elasticsearch ------------------------------------------------------------
@@ -238,8 +258,11 @@ def demo_data(ctx: Context, children: int, seed: int):
 def serve(host: str, port: int):
     """Serve the web app for development (use gunicorn 'webapp:create_app()' in production)."""
     from . import create_app
-
-    create_app().run(host=host, port=port, debug=False, threaded=True)
+    try:
+        app = create_app()
+    except MissingSecretKey as exc:
+        raise click.ClickException(str(exc)) from None
+    app.run(host=host, port=port, debug=False, threaded=True)
 
 
 @main.group()
@@ -247,19 +270,37 @@ def audit():
     """The audit trail."""
 
 
+def _checkpoint(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    checkpoints = []
+    for value in values:
+        seq, _, hash_ = value.partition(":")
+        if not seq.isdigit() or len(hash_) != 64:
+            raise click.BadParameter(f"{value!r}: expected SEQ:HASH as `audit verify` printed it")
+        checkpoints.append((int(seq), hash_.lower()))
+    return tuple(checkpoints)
+
+
 @audit.command("verify")
+@click.option("--expect", "expect", multiple=True, callback=_checkpoint, metavar="SEQ:HASH",
+              help="A head printed by an earlier run and kept outside the database; fail if the trail no longer "
+                   "holds it (rolled back to an older copy, or deleted).")
 @pass_ctx
-def audit_verify(ctx: Context):
-    """Check the hash chain; names every edited, removed, inserted or reordered event (exit 1 if any)."""
+def audit_verify(ctx: Context, expect: tuple[tuple[int, str], ...]):
+    """Check the keyed hash chain; names every edited, removed, inserted or reordered event, a cut-off tail and an
+    altered or missing head (exit 1 if any). Prints the head to record elsewhere for a later --expect."""
     from access_control import audit as trail
 
+    ctx.audit_key()  # a clear error without the key
     with ctx.sessions() as session:
-        problems = trail.verify(session)
+        problems = trail.verify(session, expect)
+        head = trail.current_head(session)
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"the audit trail has been tampered with ({len(problems)} problem(s))")
     click.echo("audit trail intact")
+    if head:
+        click.echo(f"head: {head[0]}:{head[1]} (keep it elsewhere; later: audit verify --expect {head[0]}:{head[1]})")
 
 
 @main.group()
@@ -280,22 +321,50 @@ def _profile_ref(text: str) -> tuple[str, int | None]:
     return name, int(version) if version else None
 
 
+def _operator(session, username: str | None):
+    """Whom a bulk read is attributed to: the named user, or the operator at the console."""
+    from access_control import Viewer
+    from access_control.accounts import find_user, usable, viewer_for
+
+    if username is None:
+        return Viewer(username=_cli_actor(), display_name="operator console", role="relevance_admin",
+                      organisation="console")
+    user = find_user(session, username)
+    if user is None or usable(user):
+        raise click.BadParameter(f"there is no active user {username!r}", param_hint="'--operator'")
+    return viewer_for(user)
+
+
 @relevance.command("judgments")
 @click.option("--count", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--real-children", is_flag=True,
+              help="Read real children instead of synthetic ones (needs --operator: an LA team member, for its "
+                   "own authority's children, or a national administrator). Shielded children are never read.")
+@click.option("--operator", metavar="USERNAME", help="The user the read is done as and audited under.")
 @pass_ctx
-def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path):
-    """Write a labelled query set built by corrupting children in the database (synthetic data only)."""
+def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path, real_children: bool,
+                        operator: str | None):
+    """Write a labelled query set built by corrupting synthetic children (made by demo-data) in the database."""
+    from access_control import NotAllowed
     from search_service.evaluation import write_judgments
-    from search_service.judgments import generate_judgments
 
-    from .offline import children_for_judgments
+    from .offline import make_judgments
 
-    with ctx.sessions() as session:
-        judgments = generate_judgments(children_for_judgments(session), count, seed)
+    if real_children and not operator:
+        raise click.BadParameter("name the user who reads real children", param_hint="'--operator'")
+    try:
+        with ctx.sessions.begin() as session:
+            judgments = make_judgments(session, _operator(session, operator), count, seed,
+                                       synthetic_only=not real_children, destination=str(out_path))
+    except NotAllowed as exc:
+        raise click.ClickException(f"--operator {operator}: not allowed: {exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     write_judgments(out_path, judgments)
-    click.echo(f"wrote {len(judgments)} judgments to {out_path}")
+    click.echo(f"wrote {len(judgments)} judgments from {'real' if real_children else 'synthetic'} children "
+               f"to {out_path}")
 
 
 @relevance.command("evaluate")
@@ -311,7 +380,7 @@ def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | No
     from search_service.evaluation import evaluate, format_comparison, format_report, read_judgments, regressions
     from search_service.profiles import ProfileError
 
-    from .offline import judgment_runner
+    from .offline import judgment_runner, only_synthetic_children
 
     try:
         judgments = read_judgments(judgments_path)
@@ -330,6 +399,8 @@ def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | No
     with ctx.sessions.begin() as session:
         audit.append(session, _cli_actor(), None, "relevance_evaluation",
                      {"judgments": str(judgments_path), "queries": len(judgments),
+                      "searches": len(judgments) * len(reports),
+                      "synthetic": only_synthetic_children(session, judgments),
                       "profiles": [label for label, _, _ in reports]})
     if len(reports) == 1:
         click.echo(format_report(reports[0][1], reports[0][0]))

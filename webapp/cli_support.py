@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 import click
 
-from .config import Settings
+from .config import MissingSecretKey, Settings
 
 
 class Context:
@@ -26,8 +26,17 @@ class Context:
             engine = make_engine(self.settings.database_url)
             if current_revision(engine) != head_revision():
                 raise click.ClickException("the database schema is not current: run `contactpoint db upgrade`")
-            self._sessions = make_sessionmaker(engine)
+            # Commands that write or check the audit trail need its key; the others run without one.
+            self._sessions = make_sessionmaker(engine, info={"audit_key": self.audit_key(required=False)})
         return self._sessions
+
+    def audit_key(self, required: bool = True) -> bytes | None:
+        try:
+            return self.settings.key("audit")
+        except MissingSecretKey as exc:
+            if required:
+                raise click.ClickException(f"{exc}: the audit trail is signed with it") from None
+            return None
 
     def es(self):
         from search_service import EngineError, make_client
@@ -39,6 +48,21 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+class Commands(click.Group):
+    """The top-level group: a command that reaches the audit trail without its key fails cleanly."""
+
+    def invoke(self, ctx):
+        from access_control.audit import AuditChainBroken, AuditKeyMissing
+
+        try:
+            return super().invoke(ctx)
+        except AuditKeyMissing as exc:
+            raise click.ClickException(f"{exc}: set CONTACTPOINT_SECRET_KEY (or CONTACTPOINT_AUDIT_KEY) as the web "
+                                       "app has it") from None
+        except AuditChainBroken as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @contextmanager

@@ -13,7 +13,9 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     engine = make_engine(settings.database_url)
-    app.extensions["contactpoint"] = {"engine": engine, "sessions": make_sessionmaker(engine), "es": None}
+    # Every session carries the audit trail's key (kept outside the database; see access_control.audit).
+    sessions = make_sessionmaker(engine, info={"audit_key": settings.key("audit")})
+    app.extensions["contactpoint"] = {"engine": engine, "sessions": sessions, "es": None}
 
 
 def sessions():

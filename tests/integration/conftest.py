@@ -4,12 +4,15 @@ from click.testing import CliRunner
 
 from webapp.cli import main
 
+from ..support.accounts import TEST_SECRET_KEY
+
 
 @pytest.fixture
 def run(settings, es):
     """Invoke the `contactpoint` CLI against this test's database and cluster."""
     env = {"CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": settings.es_url,
-           "CONTACTPOINT_STATE_DIR": str(settings.state_dir), "CONTACTPOINT_RETENTION_YEARS": None}
+           "CONTACTPOINT_STATE_DIR": str(settings.state_dir), "CONTACTPOINT_RETENTION_YEARS": None,
+           "CONTACTPOINT_SECRET_KEY": TEST_SECRET_KEY}
 
     def invoke(*args, input=None, **extra_env):
         return CliRunner().invoke(main, list(args), input=input, env={**env, **extra_env}, catch_exceptions=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from indexing import rebuild
 
-from ..support.accounts import add_token
+from ..support.accounts import ACTING_FOR, TEST_SECRET_KEY, add_acting_practitioner, add_token
 from .helpers import ALIAS, CHECKPOINT, add_child, years_ago
 
 LIMIT = 6
@@ -52,10 +52,12 @@ def test_the_search_limit_holds_across_two_gunicorn_workers(settings, sessions, 
     add_child(sessions, given="Amara", family="Okafor", dob=years_ago(6))
     rebuild(es, sessions, ALIAS, CHECKPOINT)
     token, other_system = add_token(sessions, "case-system"), add_token(sessions, "other-case-system")
+    for i in range(REQUESTS):  # X-Acting-For names real practitioners only
+        add_acting_practitioner(sessions, "other-case-system", f"practitioner.{i}")
     port = _free_port()
     log = tmp_path / "access.log"
     env = {**os.environ, "CONTACTPOINT_DATABASE_URL": settings.database_url, "CONTACTPOINT_ES_URL": es_url,
-           "CONTACTPOINT_STATE_DIR": str(tmp_path / "state"), "CONTACTPOINT_SECRET_KEY": "test-only-key",
+           "CONTACTPOINT_STATE_DIR": str(tmp_path / "state"), "CONTACTPOINT_SECRET_KEY": TEST_SECRET_KEY,
            "CONTACTPOINT_SEARCH_LIMIT": f"{LIMIT} per hour", "CONTACTPOINT_CLIENT_LIMIT": f"{LIMIT * 2} per hour"}
     gunicorn = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
                 "--access-logfile", str(log), "--access-logformat", "%(p)s %(s)s", "webapp:create_app()"]
@@ -64,9 +66,9 @@ def test_the_search_limit_holds_across_two_gunicorn_workers(settings, sessions, 
     try:
         _wait_until_up(url, process)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            one_practitioner = list(pool.map(lambda _: _search(url, token, "Pat Jones"), range(REQUESTS)))
+            one_practitioner = list(pool.map(lambda _: _search(url, token, ACTING_FOR), range(REQUESTS)))
             # Naming a different practitioner each time only gets as far as the client's own limit.
-            rotating = list(pool.map(lambda i: _search(url, other_system, f"Practitioner {i}"), range(REQUESTS)))
+            rotating = list(pool.map(lambda i: _search(url, other_system, f"practitioner.{i}"), range(REQUESTS)))
     finally:
         process.terminate()
         process.wait(timeout=30)
