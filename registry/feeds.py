@@ -3,7 +3,9 @@
 Rows are streamed; each is validated and applied inside its own savepoint, so a bad row is
 rejected whole and never half-applied; batches are committed together for speed. Loading
 the same file twice changes nothing: a row is matched on (source, source_record_id) and
-applied again only when its content changed.
+applied again only when its content changed. A row too long to read (over MAX_ROW_BYTES) is rejected
+unread and the load goes on; a header that is wrong (an unknown, missing or duplicated column) refuses
+the whole file before any row is read.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -27,6 +30,9 @@ from .models import Child, SourceRecord
 
 SOURCE_NAME_MAX = 50
 OUTCOMES = ("created", "linked", "updated", "unchanged", "review", "rejected")
+# The longest row (a CSV record or a JSON line) read, as the API body limit; every column has a length limit,
+# so a valid row is far shorter.
+MAX_ROW_BYTES = 64 * 1024
 
 
 class FeedError(ValueError):
@@ -68,47 +74,143 @@ def detect_format(path: Path) -> str:
                     "(or pass --format)")
 
 
-def _decoded_lines(stream: IO[bytes], on_bytes: Callable[[int], None]) -> Iterator[str]:
-    for number, raw in enumerate(stream, start=1):
-        on_bytes(len(raw))
+class RowTooLong(ValueError):
+    """A row (or JSON line) over MAX_ROW_BYTES: refused before it is parsed."""
+
+
+class _BoundedLines:
+    """The stream's lines, decoded, read at most MAX_ROW_BYTES at a time so memory stays flat.
+
+    A record over the limit (one long line, or a CSV record that runs on over several lines) raises
+    RowTooLong from ``__next__``; the rest of the long line is skipped unread and the next line starts
+    afresh. The csv reader passes the exception on and starts its next record at the next line.
+    """
+
+    def __init__(self, stream: IO[bytes], on_bytes: Callable[[int], None]):
+        self.stream, self.on_bytes = stream, on_bytes
+        self.number = 0
+        self.start_record()
+
+    def start_record(self) -> None:
+        self.record_bytes, self.record_start = 0, self.number + 1
+
+    def __iter__(self) -> "_BoundedLines":
+        return self
+
+    def __next__(self) -> str:
+        raw = self.stream.readline(MAX_ROW_BYTES + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        self.on_bytes(len(raw))
+        self.record_bytes += len(raw)
+        if self.record_bytes > MAX_ROW_BYTES:
+            self._skip_rest_of_line(raw)
+            raise RowTooLong(f"longer than the limit of {MAX_ROW_BYTES} bytes ({self._record_lines()} of the file)")
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            return raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
         except UnicodeDecodeError:
-            yield "\x00invalid-utf8\n"  # turned into a row error below, never silently mangled
+            return "\x00invalid-utf8\n"  # turned into a row error below, never silently mangled
+
+    def _record_lines(self) -> str:
+        if self.record_start < self.number:
+            return f"lines {self.record_start}-{self.number}"
+        return f"line {self.number}"
+
+    def _skip_rest_of_line(self, raw: bytes) -> None:
+        while raw and not raw.endswith(b"\n"):
+            raw = self.stream.readline(MAX_ROW_BYTES)
+            self.on_bytes(len(raw))
 
 
 def read_rows(stream: IO[bytes], fmt: str, on_bytes: Callable[[int], None] = lambda n: None
               ) -> Iterator[dict | Exception]:
     """Yield each row as a dict, or as an exception describing why it could not be read."""
-    lines = _decoded_lines(stream, on_bytes)
+    lines = _BoundedLines(stream, on_bytes)
     if fmt == "csv":
-        reader = csv.DictReader(lines)
-        header = reader.fieldnames or []
-        unknown = [c for c in header if c not in COLUMNS]
-        if unknown:
-            raise FeedError(f"unknown column(s) {', '.join(map(repr, unknown))}: feeds may only carry "
-                            f"the documented columns ({', '.join(COLUMNS)})")
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise FeedError(f"required column(s) missing from the header: {', '.join(missing)}")
-        for row in reader:
-            if any("\x00invalid-utf8" in (v or "") for v in row.values() if isinstance(v, str)):
-                yield ValueError("the row is not valid UTF-8")
-            else:
-                yield row
-    elif fmt == "jsonl":
-        for line in lines:
-            if not line.strip():
-                continue
-            if line.startswith("\x00invalid-utf8"):
-                yield ValueError("the line is not valid UTF-8")
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield ValueError(f"the line is not valid JSON ({exc.msg} at column {exc.colno})")
-    else:
-        raise FeedError(f"unknown format {fmt!r}: use csv or jsonl")
+        return _csv_rows(lines)
+    if fmt == "jsonl":
+        return _json_rows(lines)
+    raise FeedError(f"unknown format {fmt!r}: use csv or jsonl")
+
+
+def _csv_rows(lines: _BoundedLines) -> Iterator[dict | Exception]:
+    reader = csv.DictReader(lines)
+    _check_header(_csv_header(reader))
+    while True:
+        lines.start_record()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except RowTooLong as exc:
+            yield ValueError(f"the row is {exc}: a cell is too long, or a quote left open ran the row on")
+            continue
+        except csv.Error as exc:
+            yield ValueError(f"the row cannot be read as CSV: {exc}")
+            continue
+        if any("\x00invalid-utf8" in (v or "") for v in row.values() if isinstance(v, str)):
+            yield ValueError("the row is not valid UTF-8")
+        else:
+            yield row
+
+
+def _csv_header(reader: csv.DictReader) -> list[str]:
+    try:
+        return list(reader.fieldnames or [])
+    except RowTooLong as exc:
+        raise FeedError(f"the header line is {exc}") from None
+    except csv.Error as exc:
+        raise FeedError(f"the header line cannot be read as CSV: {exc}") from None
+
+
+def _check_header(header: list[str]) -> None:
+    """Refuse the whole file before any row is read: a row cannot be read right under a wrong header."""
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        raise FeedError(f"unknown column(s) {', '.join(map(repr, unknown))}: feeds may only carry "
+                        f"the documented columns ({', '.join(COLUMNS)})")
+    duplicated = [c for c, n in Counter(header).items() if n > 1]
+    if duplicated:  # which of the two cells would count is anyone's guess
+        raise FeedError(f"duplicate column(s) in the header: {', '.join(map(repr, duplicated))}: "
+                        "each column may appear once")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise FeedError(f"required column(s) missing from the header: {', '.join(missing)}")
+
+
+class _DuplicateKeys(ValueError):
+    pass
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    duplicated = [key for key, n in Counter(key for key, _ in pairs).items() if n > 1]
+    if duplicated:
+        raise _DuplicateKeys(f"the line gives {', '.join(map(repr, duplicated))} more than once")
+    return dict(pairs)
+
+
+def _json_rows(lines: _BoundedLines) -> Iterator[dict | Exception]:
+    while True:
+        lines.start_record()
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except RowTooLong as exc:
+            yield ValueError(f"the line is {exc}")
+            continue
+        if not line.strip():
+            continue
+        if line.startswith("\x00invalid-utf8"):
+            yield ValueError("the line is not valid UTF-8")
+            continue
+        try:
+            yield json.loads(line, object_pairs_hook=_object_without_duplicate_keys)
+        except json.JSONDecodeError as exc:
+            yield ValueError(f"the line is not valid JSON ({exc.msg} at column {exc.colno})")
+        except _DuplicateKeys as exc:
+            yield ValueError(str(exc))
 
 
 def content_hash(data: dict) -> str:
