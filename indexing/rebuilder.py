@@ -94,21 +94,21 @@ def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_na
         _release(sessions, checkpoint_name, owner)
         raise
     try:
-        _record(sessions, checkpoint_name, reached, owner)
+        _record(sessions, checkpoint_name, reached, owner, lease_seconds)
     except checkpoints.LeaseLost:
         # It stalled past its lease around the swap, and a follower may have applied changes to the old
         # index meanwhile: take the lease back and apply everything since to the new, now live, one.
         reached = catch_up(es, sessions, index, reached, before_batch=hold)
         es.indices.refresh(index=index)
-        _record(sessions, checkpoint_name, reached, owner)
+        _record(sessions, checkpoint_name, reached, owner, lease_seconds)
     for name in old:
         es.indices.delete(index=name, ignore_unavailable=True)
     return index, count
 
 
-def _record(sessions: sessionmaker, checkpoint_name: str, reached: int, owner: str) -> None:
+def _record(sessions: sessionmaker, checkpoint_name: str, reached: int, owner: str, lease_seconds: float) -> None:
     with sessions.begin() as session:
-        checkpoints.set_checkpoint(session, checkpoint_name, reached, owner)
+        checkpoints.set_checkpoint(session, checkpoint_name, reached, owner, lease_seconds)
         checkpoints.release_lease(session, checkpoint_name, owner)
 
 

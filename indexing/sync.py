@@ -3,7 +3,7 @@
 A child whose document cannot be built, or that Elasticsearch refuses, goes to the dead-letter
 table and is retried by every later batch; it never holds up the others. Transient failures
 (Elasticsearch busy or down, the database unreachable) raise, so the checkpoint stays put and
-the follower retries with backoff.
+the follower retries with backoff (``is_transient`` says which errors; any other ends the follower).
 
 Writes go through the alias, so one that arrives after a rebuild swapped it lands in the live
 index. A shielding is searchable before searches stop treating the child as pending (the
@@ -11,26 +11,36 @@ checkpoint passing its change, or its dead letter clearing): see ``shielded_sinc
 """
 from __future__ import annotations
 
+import logging
 import os
-import random
 import socket
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, ConnectionError as EsConnectionError, ConnectionTimeout, Elasticsearch
 from elasticsearch.helpers import bulk
+from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
+from tenacity import Retrying, retry_if_exception, wait_fixed, wait_random_exponential
 
 from registry import checkpoints
 
 from .admin import IndexingError, live_index
 from .documents import build_document, load_children
 
+log = logging.getLogger(__name__)
+
 RETRY_DEAD_LETTERS = 100
 # Statuses that mean "try the same request later", not "this document is wrong".
 TRANSIENT = {429, 500, 502, 503, 504}
+# How long a follower's lease lasts from each renewal unless told otherwise (`--lease-seconds`).
+LEASE_SECONDS = 30.0
+# The wait before retrying a transient failure: half a second, plus full jitter over a window that
+# doubles with each failure in a row (0.5 s, 1 s, 2 s, ... up to 29.5 s), so followers do not retry in step.
+BACKOFF = wait_fixed(0.5) + wait_random_exponential(multiplier=0.5, max=29.5)
 
 
 @dataclass
@@ -100,11 +110,12 @@ def _reveals_shielding(changes: list, retried: set[int], actions: list[dict], ow
 
 
 def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
-              batch_size: int = 1000, owner: str | None = None) -> SyncResult:
+              batch_size: int = 1000, owner: str | None = None, lease_seconds: float = LEASE_SECONDS) -> SyncResult:
     """Index the children changed after the checkpoint (one batch) and retry dead letters.
 
-    With ``owner``, the checkpoint moves only while that worker holds the lease; without, only
-    while nobody does (a follower or a rebuild is at work: this one-shot sync stands aside).
+    With ``owner``, the checkpoint moves only while that worker holds the lease, which it renews for
+    ``lease_seconds``; without, only while nobody holds it (a follower or a rebuild is at work: this
+    one-shot sync stands aside).
     """
     live_index(es, alias)  # exactly one index behind the alias, or a clear error
     with sessions() as session:
@@ -131,7 +142,7 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
         for child_id, (cp_id, error) in failed.items():
             checkpoints.record_dead_letter(session, child_id, cp_id, error)
         checkpoints.clear_dead_letters(session, [cid for cid in versions if cid not in failed])
-        checkpoints.set_checkpoint(session, checkpoint_name, last, owner)
+        checkpoints.set_checkpoint(session, checkpoint_name, last, owner, lease_seconds if owner else None)
     return SyncResult(len(changes), len(actions) - len(refused), last, dead_letters=len(failed))
 
 
@@ -161,20 +172,34 @@ def catch_up(es: Elasticsearch, sessions: sessionmaker, index: str, after: int, 
 
 
 def sync_until_current(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
-                       batch_size: int = 1000, owner: str | None = None) -> SyncResult:
+                       batch_size: int = 1000, owner: str | None = None,
+                       lease_seconds: float = LEASE_SECONDS) -> SyncResult:
     total = SyncResult(0, 0, 0)
     while True:
-        result = sync_once(es, sessions, alias, checkpoint_name, batch_size, owner)
+        result = sync_once(es, sessions, alias, checkpoint_name, batch_size, owner, lease_seconds)
         total = SyncResult(total.changes + result.changes, total.documents + result.documents, result.checkpoint,
                            total.dead_letters + result.dead_letters)
         if result.changes < batch_size:
             return total
 
 
-def backoff_delay(failures: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter, so several workers do not retry in step."""
-    ceiling = min(cap, base * (2 ** min(failures, 16)))
-    return (rng or random).uniform(base, max(base, ceiling))
+def is_transient(exc: BaseException) -> bool:
+    """Whether the follower retries ``exc`` (with ``BACKOFF``) rather than stopping.
+
+    Retried, because waiting can cure them: Elasticsearch unreachable or timing out, or answering
+    429/5xx; the database unreachable, restarting, locked or out of pooled connections
+    (OperationalError, a pool timeout, a dropped connection); the indexer's own explained conditions
+    (``IndexingError``: overloaded, no index behind the alias, checkpoint ahead of the change log;
+    they clear when the dependency recovers or an operator rebuilds); and ``LeaseLost`` (a rebuild
+    took the lease: stand by). Anything else is a bug or a misconfiguration that no retry fixes
+    (TypeError, KeyError, ValueError..., SQL ProgrammingError/IntegrityError, Elasticsearch 400/401/403/404).
+    """
+    if isinstance(exc, (IndexingError, checkpoints.LeaseLost, EsConnectionError, ConnectionTimeout,
+                        OperationalError, PoolTimeout)):
+        return True
+    if isinstance(exc, ApiError):
+        return exc.meta.status in TRANSIENT
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def worker_name() -> str:
@@ -185,16 +210,22 @@ def follow(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_nam
            poll_seconds: float = 0.5, on_batch: Callable[[SyncResult], None] = lambda r: None,
            on_error: Callable[[Exception, float], None] = lambda e, d: None,
            should_stop: Callable[[], bool] = lambda: False, owner: str | None = None,
-           lease_seconds: float = 30.0) -> None:
+           lease_seconds: float = LEASE_SECONDS, backoff=BACKOFF) -> None:
     """Keep the index current until ``should_stop``; back off while a dependency is down.
 
     Several followers may run: one holds the lease on the checkpoint and works, the others
-    stand by and take over when its lease runs out (it died, or lost the database).
+    stand by and take over when its lease runs out (it died, or lost the database). Every
+    renewal holds the lease for ``lease_seconds``. A transient error (``is_transient``) is
+    reported to ``on_error`` with the coming wait (``backoff``, a tenacity wait strategy) and
+    retried; any other is logged with its traceback, the lease released, and re-raised.
     """
     owner = owner or worker_name()
     try:
         _follow(es, sessions, alias, checkpoint_name, poll_seconds, on_batch, on_error, should_stop, owner,
-                lease_seconds)
+                lease_seconds, backoff)
+    except Exception:
+        log.exception("index follower %s stopped: an unexpected error, which retrying would not fix", owner)
+        raise
     finally:
         try:
             with sessions.begin() as session:
@@ -204,22 +235,31 @@ def follow(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_nam
 
 
 def _follow(es, sessions, alias, checkpoint_name, poll_seconds, on_batch, on_error, should_stop, owner,
-            lease_seconds) -> None:
-    failures = 0
+            lease_seconds, backoff) -> None:
+    pause = partial(_pause, should_stop)
+    retrying = Retrying(retry=retry_if_exception(is_transient), wait=backoff, sleep=pause,
+                        before_sleep=lambda state: on_error(state.outcome.exception(), state.next_action.sleep))
+    step = partial(_lead_or_stand_by, es, sessions, alias, checkpoint_name, on_batch, should_stop, owner,
+                   lease_seconds)
     while not should_stop():
-        try:
-            with sessions.begin() as session:
-                leader = checkpoints.acquire_lease(session, checkpoint_name, owner, lease_seconds)
-            if leader:
-                result = sync_until_current(es, sessions, alias, checkpoint_name, owner=owner)
-                if result.changes or result.dead_letters:
-                    on_batch(result)
-            failures = 0
-            delay = poll_seconds
-        except Exception as exc:  # an outage must not end the indexer: wait and try again
-            failures += 1
-            delay = backoff_delay(failures)
-            on_error(exc, delay)
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline and not should_stop():
-            time.sleep(min(0.2, delay))
+        retrying(step)  # a fresh count of failures each time round: success resets the backoff
+        pause(poll_seconds)
+
+
+def _lead_or_stand_by(es, sessions, alias, checkpoint_name, on_batch, should_stop, owner, lease_seconds) -> None:
+    """Take or renew the lease; while holding it, apply everything pending."""
+    if should_stop():  # asked to stop while backing off
+        return
+    with sessions.begin() as session:
+        leader = checkpoints.acquire_lease(session, checkpoint_name, owner, lease_seconds)
+    if leader:
+        result = sync_until_current(es, sessions, alias, checkpoint_name, owner=owner, lease_seconds=lease_seconds)
+        if result.changes or result.dead_letters:
+            on_batch(result)
+
+
+def _pause(should_stop: Callable[[], bool], seconds: float) -> None:
+    """Sleep in short slices, so a stop request is honoured within a fifth of a second."""
+    deadline = time.monotonic() + seconds
+    while not should_stop() and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(0.2, left))

@@ -17,13 +17,16 @@ def get_checkpoint(session: Session, name: str) -> int:
 
 
 def set_checkpoint(session: Session, name: str, seq: int, owner: str | None = None,
-                   lease_seconds: float = 30.0) -> None:
-    """Move the checkpoint; with ``owner``, only while that worker holds the lease (which is renewed).
+                   lease_seconds: float | None = None) -> None:
+    """Move the checkpoint; with ``owner``, only while that worker holds the lease, which is renewed
+    for ``lease_seconds`` (required: no default, so every renewal lasts what the worker was told).
 
     Without ``owner``, only while nobody holds it: a follower or a rebuild that leads must not have
     the checkpoint moved under it (a rebuild would then swap in an index lacking those changes).
     """
     if owner is not None:
+        if lease_seconds is None:
+            raise TypeError("set_checkpoint with an owner renews its lease: pass lease_seconds")
         renewed = clock.now() + dt.timedelta(seconds=lease_seconds)
         moved = session.execute(update(IndexCheckpoint)
                                 .where(IndexCheckpoint.name == name, IndexCheckpoint.lease_owner == owner)

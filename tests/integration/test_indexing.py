@@ -202,15 +202,19 @@ def test_an_archived_child_stays_indexed_with_its_status(es, sessions):
 
 
 def test_backoff_grows_with_failures_and_is_jittered():
-    import random
+    from tenacity import RetryCallState
 
-    from indexing.sync import backoff_delay
+    from indexing.sync import BACKOFF
 
-    rng = random.Random(1)
-    delays = [backoff_delay(n, base=0.5, cap=30, rng=rng) for n in range(1, 12)]
-    assert all(0.5 <= d <= 30 for d in delays)
-    assert max(delays[:2]) <= 2.0 and max(delays[-3:]) > 2.0
-    assert len({round(backoff_delay(5, rng=rng), 6) for _ in range(20)}) > 1
+    def delays_after(failures: int) -> list[float]:
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = failures
+        return [BACKOFF(state) for _ in range(50)]
+
+    delays = {n: delays_after(n) for n in range(1, 12)}
+    assert all(0.5 <= d <= 30 for ds in delays.values() for d in ds)
+    assert max(delays[1] + delays[2]) <= 2.0 and max(delays[9] + delays[10] + delays[11]) > 2.0
+    assert len({round(d, 6) for d in delays[5]}) > 1
 
 
 def test_verify_reports_drift_child_by_child_and_repairs_it(es, sessions):
@@ -264,9 +268,9 @@ def test_one_worker_holds_the_lease_and_a_standby_takes_over_when_it_lapses(sess
         assert acquire_lease(session, CHECKPOINT, "worker-b", seconds=30) is True
     with pytest.raises(LeaseLost):
         with sessions.begin() as session:
-            checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-a")
+            checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-a", lease_seconds=30)
     with sessions.begin() as session:
-        checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-b")
+        checkpoints.set_checkpoint(session, CHECKPOINT, 5, owner="worker-b", lease_seconds=30)
     with sessions() as session:
         assert checkpoints.get_checkpoint(session, CHECKPOINT) == 5
 
