@@ -75,10 +75,13 @@ def search():
       operationId: searchChildren
       summary: Find children by name, date of birth, gender, postcode or ContactPoint ID
       description: >-
-        At least a family name plus a given name, date of birth or year of birth, or a ContactPoint
-        ID is required. When more strong candidates exist than the result cap, or the criteria single
-        nobody out, the answer is no results with `too_many` set ("add detail"). Location criteria
-        never count for a shielded child.
+        The least accepted, after NHS PDS's minimum search criteria, is one of: family name and given
+        name; family name and date of birth; family name and year of birth; given name, date of birth,
+        gender and postcode; a ContactPoint ID (anything including one of these is enough too).
+        Otherwise the answer is a 400 whose `_schema` error lists these combinations. Some name must
+        still agree: a date of birth or postcode alone never makes a candidate. When more strong
+        candidates exist than the result cap, or the criteria single nobody out, the answer is no
+        results with `too_many` set ("add detail"). Location criteria never count for a shielded child.
       requestBody:
         required: true
         content:

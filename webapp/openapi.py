@@ -23,6 +23,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from registry.models import CHILD_STATUSES, GENDERS, SENSITIVE_CATEGORIES, SHIELDING_REASONS
+from search_service.criteria import MINIMUM_COMBINATIONS
 
 from .auth import ACTING_FOR_HEADER
 from .schemas import (
@@ -174,8 +175,7 @@ RESPONSE_SCHEMAS = {"Error": ErrorSchema, "SearchResult": SearchResultSchema, "S
 # Rules between fields that the schemas check in code (validates_schema), for readers and fuzzers.
 SCHEMA_RULES = {
     "Search": {"allOf": [
-        {"anyOf": [{"required": ["cp_id"]}, {"required": ["family_name", "given_name"]},
-                   {"required": ["family_name", "date_of_birth"]}, {"required": ["family_name", "birth_year"]}]},
+        {"anyOf": [{"required": list(combination)} for combination in MINIMUM_COMBINATIONS]},
         {"not": {"required": ["date_of_birth", "birth_year"]}},
         {"anyOf": [{"not": {"required": ["birth_month"]}}, {"required": ["birth_year"]}]},
     ]},

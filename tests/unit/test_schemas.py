@@ -1,9 +1,11 @@
 import datetime as dt
+import itertools
 
 import pytest
 from marshmallow import ValidationError
 
 from registry.feed_schema import FeedRowSchema
+from search_service.judgments import meets_minimum
 from webapp.schemas import MINIMUM_CRITERIA, SearchSchema
 
 
@@ -58,6 +60,45 @@ def test_search_needs_a_minimum_set_of_criteria():
     assert _errors(SearchSchema(), {"given_name": "Jo", "date_of_birth": _years_ago(3)}) == {"_schema": [MINIMUM_CRITERIA]}
     assert SearchSchema().load({"family_name": "Smith", "given_name": "Jo"}) == {"family_name": "Smith", "given_name": "Jo"}
     assert SearchSchema().load({"cp_id": "943 476 5919"}) == {"cp_id": "943 476 5919"}
+
+
+def test_the_minimum_message_names_every_accepted_combination():
+    assert MINIMUM_CRITERIA == ("give at least one of: family name and given name; family name and date of birth; "
+                                "family name and year of birth; given name, date of birth, gender and postcode; "
+                                "ContactPoint ID")
+
+
+def test_pds_alternative_without_a_family_name_is_accepted_and_nothing_less():
+    """PDS: given name + date of birth + gender + postcode (and family name + the same) find a patient."""
+    pds = {"given_name": "Jack", "date_of_birth": _years_ago(10), "gender": "M", "postcode": "ls6 2ab"}
+    assert SearchSchema().load(pds) == {"given_name": "Jack", "date_of_birth": dt.date.fromisoformat(_years_ago(10)),
+                                        "gender": "male", "postcode": "LS6 2AB"}
+    assert SearchSchema().load({**pds, "given_name": None, "family_name": "Smith"})["family_name"] == "Smith"
+    for missing in pds:
+        assert _errors(SearchSchema(), {k: v for k, v in pds.items() if k != missing}) == {
+            "_schema": [MINIMUM_CRITERIA]}, missing
+    # Without a family name the full date of birth is needed: a year narrows too little.
+    partial = {**{k: v for k, v in pds.items() if k != "date_of_birth"}, "birth_year": dt.date.today().year - 10}
+    assert _errors(SearchSchema(), partial) == {"_schema": [MINIMUM_CRITERIA]}
+
+
+VALID = {"family_name": "Smith", "given_name": "Jo", "date_of_birth": _years_ago(3),
+         "birth_year": dt.date.today().year - 3, "gender": "female", "postcode": "LS6 2AB", "cp_id": "943 476 5919"}
+
+
+@pytest.mark.parametrize("fields", [
+    combination for size in range(len(VALID) + 1) for combination in itertools.combinations(VALID, size)
+    if not {"date_of_birth", "birth_year"} <= set(combination)], ids="+".join)
+def test_the_api_and_the_judgment_generator_share_one_minimum(fields):
+    """Judgments are only ever queries the API accepts, and every query it accepts may be a judgment."""
+    criteria = {name: VALID[name] for name in fields}
+    try:
+        SearchSchema().load(criteria)
+        accepted = True
+    except ValidationError as exc:
+        assert exc.messages == {"_schema": [MINIMUM_CRITERIA]}
+        accepted = False
+    assert accepted == meets_minimum(criteria)
 
 
 def test_search_refuses_bad_ids_unknown_fields_and_non_objects():
