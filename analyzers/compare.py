@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import jellyfish
 
-from .keys import PARTICLES, NameKeys, family_name_keys, given_name_keys
+from .keys import PARTICLES, NameKeys, family_name_keys, given_name_keys, skeleton_keys
 from .phonetic import double_metaphone
 from .text import compact, fold, tokens
 
@@ -68,6 +68,13 @@ def _fuzzy_forms(name: str, kind: str) -> list[str]:
     return forms
 
 
+def _same_skeleton(a: str, b: str, kind: str) -> bool:
+    """A name in an abjad and a romanisation with the same consonants ("محمد", "Mohammed"), either way round."""
+    family = kind == "family"
+    return bool(set(skeleton_keys(a, family)) & set(_keys(b, kind).phonetic)
+                or set(skeleton_keys(b, family)) & set(_keys(a, kind).phonetic))
+
+
 def _is_typo(a: str, b: str) -> bool:
     limit = 1 if min(len(a), len(b)) <= _SHORT_TOKEN else 2
     return (jellyfish.damerau_levenshtein_distance(a, b) <= limit
@@ -84,19 +91,19 @@ def name_agreement(query: str | None, candidate: str | None, kind: str = "given"
     letter equal to the other's initial; else "none".
     """
     query_keys, candidate_keys = _keys(query or "", kind), _keys(candidate or "", kind)
-    if not query_keys.initials or not candidate_keys.initials:
+    if not query_keys.exact or not candidate_keys.exact:
         return "none"
     if set(query_keys.exact) & set(candidate_keys.exact) or compact(query) == compact(candidate):
         return "exact"
     if set(query_keys.variant) & set(candidate_keys.variant):
         return "variant"
-    if set(query_keys.phonetic) & set(candidate_keys.phonetic):
+    if set(query_keys.phonetic) & set(candidate_keys.phonetic) or _same_skeleton(query, candidate, kind):
         return "phonetic"
     candidate_forms = _fuzzy_forms(candidate, kind)
     if any(_is_typo(a, b) for a in _fuzzy_forms(query, kind) for b in candidate_forms):
         return "fuzzy"
     query_compact, candidate_compact = compact(query), compact(candidate)
-    if (len(query_compact) == 1 and query_compact == candidate_keys.initials[0]) or (
-            len(candidate_compact) == 1 and candidate_compact == query_keys.initials[0]):
+    if (len(query_compact) == 1 and (query_compact,) == candidate_keys.initials) or (
+            len(candidate_compact) == 1 and (candidate_compact,) == query_keys.initials):
         return "initial"
     return "none"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from .text import script_tokens, tokens
+
 MAX_NAME_LENGTH = 100
 _PUNCTUATION = set(" -'’‘.")
 
@@ -22,4 +24,7 @@ def name_problem(value: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
         return "may contain only letters, spaces, hyphens, apostrophes and full stops"
     if not any(unicodedata.category(c)[0] == "L" for c in value):
         return "must contain at least one letter"
+    if not tokens(value) and not script_tokens(value):
+        # A name with no keys would leave the date of birth to choose candidates on its own.
+        return "must contain at least one letter of a name, not only marks or modifiers"
     return None
