@@ -20,19 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analyzers import clock
-from registry.models import ROLES, Organisation, User
+from registry.models import Organisation
 from registry.writes import get_or_create_organisation
 
 from . import audit, totp_secrets
 from .errors import InvalidInput, NotAllowed
-from .permissions import INTERACTIVE_ROLES
+from .models import ROLES, User
+from .permissions import INTERACTIVE_ROLES, LA_GRANTABLE_ROLES, allowed
 from .visibility import Viewer
 
 ISSUER = "ContactPoint"
 MIN_PASSWORD_LENGTH = 12
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{2,99}")
-# Roles an LA management team may give; the rest are national appointments.
-LA_GRANTABLE_ROLES = frozenset({"practitioner", "la_management"})
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Checked when the username is unknown, so a miss costs as long as a wrong password.
@@ -91,10 +90,10 @@ def usable(user: User, today: dt.date | None = None) -> str | None:
 # --- administration -------------------------------------------------------------------------
 
 def _require_admin(actor: Viewer, la_code: str | None, role: str | None = None) -> None:
-    if actor.role == "national_admin":
-        return
-    if actor.role != "la_management":
+    if not allowed(actor.role, "administer_users"):
         raise NotAllowed("only national administrators and local authority management teams administer users")
+    if allowed(actor.role, "act_in_every_authority"):
+        return
     if not actor.la_code or la_code != actor.la_code:
         raise NotAllowed("a local authority team administers only its own authority's users")
     if role is not None and role not in LA_GRANTABLE_ROLES:
@@ -103,7 +102,7 @@ def _require_admin(actor: Viewer, la_code: str | None, role: str | None = None) 
 
 def _require_own_organisation(actor: Viewer, organisation_la_code: str | None) -> None:
     """An LA team works only in organisations of its own authority; national ones are for national admins."""
-    if actor.role != "national_admin" and organisation_la_code != actor.la_code:
+    if not allowed(actor.role, "act_in_every_authority") and organisation_la_code != actor.la_code:
         raise NotAllowed("a local authority team administers users only in organisations of its own authority "
                          "(national organisations and other authorities' are administered nationally)")
 
@@ -128,7 +127,7 @@ def add_user(session: Session, actor: Viewer, *, username: str, display_name: st
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     if not display_name.strip():
         raise InvalidInput("display_name", "is required")
-    if role == "la_management" and not la_code:
+    if allowed(role, "act_for_own_authority") and not la_code:
         raise InvalidInput("la_code", "a local authority management team member needs their authority's code")
     interactive = role in INTERACTIVE_ROLES
     if interactive and not password:
@@ -167,7 +166,7 @@ def _target(session: Session, actor: Viewer, username: str) -> User:
     if user is None:
         raise InvalidInput("username", f"there is no user {username!r}")
     _require_admin(actor, user.local_authority.code if user.local_authority else None)
-    if actor.role != "national_admin":
+    if not allowed(actor.role, "act_in_every_authority"):
         # National appointments and API clients are never an LA team's to re-enable, unlock, reset or extend.
         if user.role not in LA_GRANTABLE_ROLES:
             raise NotAllowed(f"only national administrators administer {user.role} accounts")

@@ -17,12 +17,14 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analyzers import clock
-from registry.models import AuditEvent, AuditHead
+
+from .models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 KEY = "audit_key"  # the Session.info entry holding the key (bytes)
@@ -116,6 +118,17 @@ def record(session: Session, viewer, action: str, details: dict) -> AuditEvent:
     """Append an event by ``viewer`` (an access_control.Viewer), with who they are and for whom they act."""
     return append(session, viewer.username, viewer.organisation, action,
                   {"role": viewer.role, "actor_la": viewer.la_code, "on_behalf_of": viewer.on_behalf_of, **details})
+
+
+def recorder(actor: str, organisation: str | None = None) -> Callable[[Session, str, dict], AuditEvent]:
+    """``append`` bound to one actor, for code below access_control that reports what it did (a registry step)
+    or that serves several front ends alike (webapp.relevance_service)."""
+    return lambda session, action, details: append(session, actor, organisation, action, details)
+
+
+def recorder_for(viewer) -> Callable[[Session, str, dict], AuditEvent]:
+    """``record`` bound to ``viewer``: the same, for a signed-in user."""
+    return lambda session, action, details: record(session, viewer, action, details)
 
 
 def current_head(session: Session) -> tuple[int, str] | None:

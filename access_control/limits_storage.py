@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.models import RateLimitCounter
+from .models import RateLimitCounter
 
 SCHEME = "contactpoint-db"
 

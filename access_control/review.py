@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from registry.models import AuditEvent
+from .models import AuditEvent
 
 PAGE_SIZE = 50
 MAX_REPORT_DAYS = 31

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analyzers import clock
-from registry.models import ApiToken, User
 
 from . import audit
 from .accounts import USERNAME, find_user, usable
 from .errors import InvalidInput, NotAllowed, NotSignedIn
+from .models import ApiToken, User
+from .permissions import allowed
 from .visibility import Viewer
 
 SCOPES = ("search", "view", "involvements")
@@ -34,12 +35,12 @@ def _digest(secret: str) -> str:
 
 def create(session: Session, actor: Viewer, username: str, scopes: list[str], days: int = 90) -> tuple[ApiToken, str]:
     """A new token for an API client user; returns the row and the token text (shown once, never stored)."""
-    if actor.role != "national_admin":
+    if not allowed(actor.role, "administer_tokens"):
         raise NotAllowed("only national administrators issue API tokens")
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         raise InvalidInput("user", f"there is no user {username!r}")
-    if user.role != "api_client":
+    if not allowed(user.role, "hold_api_tokens"):
         raise InvalidInput("user", f"{user.username} has the role {user.role}; tokens are for api_client users")
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
@@ -57,7 +58,7 @@ def create(session: Session, actor: Viewer, username: str, scopes: list[str], da
 
 
 def revoke(session: Session, actor: Viewer, token_id: str) -> ApiToken:
-    if actor.role != "national_admin":
+    if not allowed(actor.role, "administer_tokens"):
         raise NotAllowed("only national administrators revoke API tokens")
     row = session.scalar(select(ApiToken).where(ApiToken.token_id == token_id))
     if row is None:
@@ -101,7 +102,7 @@ def acting_practitioner(session: Session, client: User, username: str, today: dt
     if not USERNAME.fullmatch(username):
         return None
     user = find_user(session, username)
-    if user is None or user.role != "practitioner" or usable(user, today):
+    if user is None or not allowed(user.role, "be_acted_for") or usable(user, today):
         return None
     own = client.organisation
     if user.organisation_id == own.id or (own.kind == "local_authority"

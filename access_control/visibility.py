@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.models import ROLES, Child, Organisation
+from registry.models import Child, Organisation
 
 from .errors import NotAllowed
+from .models import ROLES
 from .permissions import allowed
 
 __all__ = ["PURPOSES", "ROLES", "Viewer", "VisibilityPolicy"]
@@ -42,7 +43,7 @@ class Viewer:
     @property
     def registrant(self) -> str:
         """How an involvement this viewer registers is attributed (a system names its practitioner)."""
-        if self.role == "api_client" and self.on_behalf_of:
+        if allowed(self.role, "act_on_behalf") and self.on_behalf_of:
             return f"{self.username}/{self.on_behalf_of}"[:100]
         return self.username
 
@@ -60,6 +61,19 @@ class VisibilityPolicy:
     def may(self, permission: str) -> bool:
         return allowed(self.viewer.role, permission)
 
+    # Ownership: which authority's children a viewer answers for. Which roles act in every authority or for
+    # their own is in the permissions table; comparing the viewer's authority with the child's is not a role
+    # decision the table can hold, so it stays here, in the one policy.
+    @property
+    def _national(self) -> bool:
+        return self.may("act_in_every_authority")
+
+    def acts_for_authority(self, la_code: str | None) -> bool:
+        """Whether the viewer acts for the local authority ``la_code`` (shielding, its children's whole records)."""
+        if self._national:
+            return True
+        return self.may("act_for_own_authority") and la_code is not None and la_code == self.viewer.la_code
+
     # --- the query side ---------------------------------------------------------------------
 
     def query_filters(self) -> list[dict]:
@@ -75,14 +89,14 @@ class VisibilityPolicy:
         the viewer sees the child's whole record) comes from the database re-check of an earlier
         answer, and overrides whatever the index says of those children (shielding, authority).
         """
-        if self.viewer.role == "national_admin":
+        if self._national:
             return None
         unshielded = {"term": {"shielded": False}}
         if shielded_since_indexed:
             unshielded = {"bool": {"filter": [unshielded],
                                    "must_not": [{"terms": {"cp_id": list(shielded_since_indexed)}}]}}
         scope = unshielded
-        if self.viewer.role == "la_management" and self.viewer.la_code:
+        if self.may("act_for_own_authority") and self.viewer.la_code:
             scope = {"bool": {"should": [unshielded, {"term": {"local_authority_code": self.viewer.la_code}}],
                               "minimum_should_match": 1}}
         if not decided:
@@ -94,9 +108,7 @@ class VisibilityPolicy:
 
     def sees_whole_record(self, shielded: bool, la_code: str | None) -> bool:
         """Whether the viewer sees location and other names of a child in this state (database's, not index's)."""
-        if not shielded or self.viewer.role == "national_admin":
-            return True
-        return self.viewer.role == "la_management" and la_code is not None and la_code == self.viewer.la_code
+        return not shielded or self.acts_for_authority(la_code)
 
     def misplaced(self, current: dict[str, tuple[bool, str | None]], in_scope: set[str]) -> dict[str, bool]:
         """Children the index put on the wrong side of the scope, by the database's current state.
@@ -135,7 +147,7 @@ class VisibilityPolicy:
             return conditions + [Child.synthetic.is_(True)]
         if not self.may("read_children_in_bulk"):
             raise NotAllowed(f"a {self.viewer.role.replace('_', ' ')} may not read real children in bulk")
-        if self.viewer.role != "national_admin":
+        if not self._national:
             conditions.append(Child.local_authority.has(Organisation.code == self.viewer.la_code))
         return conditions
 
@@ -143,11 +155,11 @@ class VisibilityPolicy:
 
     def _owns(self, child: Child) -> bool:
         la = child.local_authority.code if child.local_authority else None
-        return self.viewer.role == "la_management" and la is not None and la == self.viewer.la_code
+        return self.may("act_for_own_authority") and la is not None and la == self.viewer.la_code
 
     def access_basis(self, child: Child) -> str:
         """Why the viewer sees what they see: recorded with every view."""
-        if self.viewer.role == "national_admin":
+        if self._national:
             return "national_admin"
         if self._owns(child):
             return "owning_local_authority"
@@ -159,7 +171,7 @@ class VisibilityPolicy:
             return False
         if child.status == "active":
             return True
-        return child.status == "archived" and (self.viewer.role == "national_admin" or self._owns(child))
+        return child.status == "archived" and (self._national or self._owns(child))
 
     def sees_location(self, child: Child) -> bool:
         return self.sees_whole_record(bool(child.shielded), child.local_authority.code if child.local_authority
@@ -171,11 +183,11 @@ class VisibilityPolicy:
             (self.viewer.organisation_kind, self.viewer.organisation)
 
     def _sees_sensitive(self, child: Child, involvement) -> bool:
-        return self.viewer.role == "national_admin" or self._owns(child) or self._same_organisation(involvement)
+        return self._national or self._owns(child) or self._same_organisation(involvement)
 
     def may_manage(self, child: Child, involvement) -> bool:
         """End or re-flag an involvement: its own organisation, the owning LA team, national administrators."""
-        return self._same_organisation(involvement) or self.viewer.role == "national_admin" or self._owns(child)
+        return self._same_organisation(involvement) or self._national or self._owns(child)
 
     @staticmethod
     def involvement(i) -> dict:

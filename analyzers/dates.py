@@ -102,3 +102,30 @@ def parse_partial_dob(text: str | None) -> tuple[int, int | None, int | None] | 
     except ValueError:
         return None
     return (year, month, day)
+
+
+# --- reading dates: the one place every interface parses a date ----------------------------
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def parse_iso_date(text: str) -> date:
+    """A date written YYYY-MM-DD, the one format feeds, the API, the CLI, query strings and judgment files take.
+
+    ValueError for anything else: ``date.fromisoformat`` alone would also take 20150304 and week dates
+    (2015-W10-3), and marshmallow's Date 2015-3-4, so each interface accepted something different.
+    """
+    if not isinstance(text, str) or not _ISO_DATE.match(text):
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD")
+    return date.fromisoformat(text)  # ValueError for an impossible date (2015-02-30)
+
+
+def date_from_parts(day: str, month: str, year: str) -> date:
+    """A date typed into separate day, month and year boxes (the GOV.UK date input); ValueError unless real.
+
+    Digits only (ASCII), and a four-digit year, so "27 3 19" is not silently read as the year 19.
+    """
+    parts = (day.strip(), month.strip(), year.strip())
+    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts[2]) != 4:
+        raise ValueError(f"{day!r} {month!r} {year!r} is not a day, month and four-digit year")
+    return date(int(parts[2]), int(parts[1]), int(parts[0]))

@@ -5,7 +5,7 @@ import datetime as dt
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from .fields import Flag, GenderField, Name, PostcodeField, Text, birth_date_of_a_child, printable
+from .fields import Flag, GenderField, IsoDate, Name, PostcodeField, Text, birth_date_of_a_child, printable
 from .models import SENSITIVE_CATEGORIES
 
 CARER_COLUMNS = ("carer_given_name", "carer_family_name", "carer_relationship",
@@ -24,7 +24,7 @@ class FeedRowSchema(Schema):
     given_name = Name(required=True)
     middle_names = Name(length=200)
     family_name = Name(required=True)
-    date_of_birth = fields.Date(required=True, validate=birth_date_of_a_child)
+    date_of_birth = IsoDate(required=True, validate=birth_date_of_a_child)
     gender = GenderField()
     address_line_1 = Text()
     address_line_2 = Text()
@@ -47,8 +47,8 @@ class FeedRowSchema(Schema):
     practitioner_role = Text(100)
     practitioner_phone = Text(40)
     practitioner_email = fields.Email(validate=validate.Length(max=254))
-    involvement_start = fields.Date()
-    involvement_end = fields.Date()
+    involvement_start = IsoDate()
+    involvement_end = IsoDate()
     lead_professional = Flag()
     caf_held = Flag()
     info_to_share = Flag()

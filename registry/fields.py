@@ -7,6 +7,7 @@ import unicodedata
 from marshmallow import ValidationError, fields, validate
 
 from analyzers import clock, name_problem, normalise_postcode
+from analyzers.dates import parse_iso_date
 
 from .models import GENDERS
 from .retention import eighteenth_birthday
@@ -26,6 +27,16 @@ def birth_date_of_a_child(value: dt.date) -> None:
         raise ValidationError("must not be in the future")
     if eighteenth_birthday(value) <= today:  # the same rule retention archives by
         raise ValidationError("the person is 18 or over: ContactPoint only holds children")
+
+
+class IsoDate(fields.Date):
+    """A date written YYYY-MM-DD, read by analyzers.dates.parse_iso_date like every other date ContactPoint takes."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_iso_date(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
 
 
 def _name(length: int):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,10 @@ from .writes import log_change
 
 ADULT_AGE = 18
 BATCH_SIZE = 500
+
+# Told (session, step, details) inside a step's transaction when the step did something, so the caller's
+# record of it (the audit trail, which registry knows nothing of) commits or rolls back with the step.
+StepRecorder = Callable[[Session, str, dict], object]
 
 
 @dataclass
@@ -129,15 +133,15 @@ def _details(today: dt.date, retention_years: int, cp_ids: list[str]) -> dict:
     return {"today": today.isoformat(), "count": len(cp_ids), "cp_ids": cp_ids, "retention_years": retention_years}
 
 
-def run_retention(sessions: sessionmaker, today: dt.date, retention_years: int, actor: str = "retention",
+def run_retention(sessions: sessionmaker, today: dt.date, retention_years: int, *, record: StepRecorder,
                   dry_run: bool = False) -> RetentionResult:
-    """Archive, then purge, each in its own transaction with one audit event when it did something.
+    """Archive, then purge, each in its own transaction, ``record``-ing each step that did something
+    ("retention_archive", "retention_purge") in that transaction.
 
     With ``dry_run`` both steps run in one transaction that is rolled back: the result says what
-    a real run would do (a child can be archived and purged in the same run), nothing is written.
+    a real run would do (a child can be archived and purged in the same run), nothing is written
+    or recorded.
     """
-    from access_control import audit
-
     if dry_run:
         with sessions() as session:
             session.begin()
@@ -151,9 +155,9 @@ def run_retention(sessions: sessionmaker, today: dt.date, retention_years: int, 
     with sessions.begin() as session:
         archived = archive_adults(session, today)
         if archived:
-            audit.append(session, actor, None, "retention_archive", _details(today, retention_years, archived))
+            record(session, "retention_archive", _details(today, retention_years, archived))
     with sessions.begin() as session:
         purged = purge_expired(session, today, retention_years)
         if purged:
-            audit.append(session, actor, None, "retention_purge", _details(today, retention_years, purged))
+            record(session, "retention_purge", _details(today, retention_years, purged))
     return RetentionResult(archived, purged)

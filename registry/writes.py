@@ -13,6 +13,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from analyzers.dates import parse_iso_date
+
 from . import cpid
 from .models import (
     SENSITIVE_CATEGORIES, SHIELDING_REASONS, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
@@ -222,7 +224,7 @@ def _child_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise RegistryError(sorted(unknown)[0], "is not a field of a child record")
     if isinstance(fields.get("date_of_birth"), str):
-        fields = {**fields, "date_of_birth": dt.date.fromisoformat(fields["date_of_birth"])}
+        fields = {**fields, "date_of_birth": parse_iso_date(fields["date_of_birth"])}
     return fields
 
 

@@ -10,12 +10,13 @@ the search and saw no list at all.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
+
+from analyzers.dates import parse_iso_date
 
 CRITERIA_FIELDS = ("given_name", "family_name", "date_of_birth", "gender", "postcode")
 JUDGMENT_FIELDS = ("id", "criteria", "expected", "corruptions")
@@ -65,7 +66,7 @@ def _parse_judgment(obj, path, n: int) -> Judgment:
             raise _problem(path, n, f"criteria.{key}", f"must be a non-empty string, got {value!r}")
     if "date_of_birth" in criteria:
         try:
-            datetime.date.fromisoformat(criteria["date_of_birth"])
+            parse_iso_date(criteria["date_of_birth"])
         except ValueError:
             raise _problem(path, n, "criteria.date_of_birth",
                            f"must be a date as YYYY-MM-DD, got {criteria['date_of_birth']!r}") from None

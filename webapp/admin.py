@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template, request, session
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from access_control import InvalidInput, NotAllowed, audit
+from access_control import InvalidInput, NotAllowed, allowed, audit
 from indexing import CHECKPOINT, index_status
 from registry.models import ORG_KINDS, SHIELDING_REASONS, Organisation
 from registry.writes import RegistryError, set_organisation_authority, update_organisation_contact
@@ -69,7 +69,7 @@ def organisations():
     which local authority it belongs to (none: a national organisation) -- what an LA team may administer.
     """
     viewer, _ = require("administer_users")
-    own_la = viewer.role != "national_admin"
+    own_la = not allowed(viewer.role, "act_in_every_authority")
     source = request.form if request.method == "POST" else request.args
     kind = "local_authority" if own_la else source.get("kind", "local_authority")
     code = viewer.la_code if own_la else source.get("code", "").strip()

@@ -22,8 +22,8 @@ from wtforms import ValidationError as CSRFTokenInvalid
 
 from access_control import NotSignedIn, Viewer, VisibilityPolicy, audit, tokens as api_tokens
 from access_control.accounts import usable, viewer_for
+from access_control.models import ApiToken, User
 from analyzers import clock
-from registry.models import ApiToken, User
 
 from .extensions import csrf, sessions
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from tqdm import tqdm
 from analyzers import clock
 
 from . import cli_access
-from .cli_support import Commands, Context, pass_ctx, reported_errors
+from .cli_support import Commands, Context, iso_date, pass_ctx, reported_errors
 from .config import MissingSecretKey
 
 
@@ -173,6 +174,7 @@ def index_sync(ctx: Context, follow: bool, metrics_port: int | None, lease_secon
     """Apply the change log to the index from the stored checkpoint.
 
     With --follow, several processes may run: one holds the lease and works, the others stand by.
+    Outages are retried with backoff; an unexpected error is logged with its traceback and exits 1.
     """
     from indexing import CHECKPOINT, follow as follow_changes, sync_until_current
     from indexing.metrics import WorkerMetrics
@@ -202,12 +204,16 @@ def index_sync(ctx: Context, follow: bool, metrics_port: int | None, lease_secon
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # tracebacks go to stderr
     click.echo("following the change log (Ctrl-C to stop)")
     try:
         follow_changes(es, ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_batch=applied, on_error=failed,
                        should_stop=lambda: bool(stopping), lease_seconds=lease_seconds)
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # not an outage (those are retried): a bug, or a misconfiguration
+        raise click.ClickException(f"the follower stopped on {type(exc).__name__}: {exc} (traceback above); "
+                                   "retrying would not help: fix the cause, then start it again") from None
 
 
 @index.command("status")
@@ -376,11 +382,10 @@ def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path, rea
 def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | None, against_ref: str | None):
     """Recall@1/5/10, MRR and nDCG of a profile on a judgment set; with --against, what got worse."""
     from access_control import audit
-    from registry.profiles import active_profile, get_profile
-    from search_service.evaluation import evaluate, format_comparison, format_report, read_judgments, regressions
+    from search_service.evaluation import format_comparison, format_report, read_judgments, regressions
     from search_service.profiles import ProfileError
 
-    from .offline import judgment_runner, only_synthetic_children
+    from .relevance_service import active_profile, evaluate_profiles, get_profile
 
     try:
         judgments = read_judgments(judgments_path)
@@ -391,22 +396,15 @@ def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | No
     except (ValueError, ProfileError) as exc:
         raise click.ClickException(str(exc)) from None
     es = ctx.es()
-    reports = []
     with reported_errors():
-        for profile in profiles:
-            metrics, outcomes = evaluate(judgment_runner(es, ctx.settings, profile), judgments)
-            reports.append((f"{profile.name}:{profile.version}", metrics, outcomes))
-    with ctx.sessions.begin() as session:
-        audit.append(session, _cli_actor(), None, "relevance_evaluation",
-                     {"judgments": str(judgments_path), "queries": len(judgments),
-                      "searches": len(judgments) * len(reports),
-                      "synthetic": only_synthetic_children(session, judgments),
-                      "profiles": [label for label, _, _ in reports]})
+        reports = evaluate_profiles(es, ctx.settings, ctx.sessions, profiles, judgments, str(judgments_path),
+                                    audit.recorder(_cli_actor())).reports
     if len(reports) == 1:
-        click.echo(format_report(reports[0][1], reports[0][0]))
+        click.echo(format_report(reports[0].metrics, reports[0].label))
         return
-    (label_a, metrics_a, outcomes_a), (label_b, metrics_b, outcomes_b) = reports
-    click.echo(format_comparison(metrics_a, metrics_b, label_a, label_b, regressions(outcomes_a, outcomes_b)))
+    first, second = reports
+    click.echo(format_comparison(first.metrics, second.metrics, first.label, second.label,
+                                 regressions(first.outcomes, second.outcomes)))
 
 
 @relevance.command("import")
@@ -415,15 +413,14 @@ def relevance_evaluate(ctx: Context, judgments_path: Path, profile_ref: str | No
 def relevance_import(ctx: Context, file: Path):
     """Store a profile JSON file as the next version of its name (not activated)."""
     from access_control import audit
-    from registry.profiles import save_profile
     from search_service.profiles import ProfileError
+
+    from .relevance_service import save_version
 
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         with ctx.sessions.begin() as session:
-            profile = save_profile(session, data, _cli_actor())
-            audit.append(session, _cli_actor(), None, "relevance_profile_saved",
-                         {"profile": profile.name, "version": profile.version})
+            profile = save_version(session, data, _cli_actor(), audit.recorder(_cli_actor()))
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except ProfileError as exc:
@@ -437,14 +434,13 @@ def relevance_import(ctx: Context, file: Path):
 def relevance_activate(ctx: Context, ref: str):
     """Make NAME (newest version) or NAME:VERSION the profile every search uses."""
     from access_control import audit
-    from registry.profiles import activate_profile
     from search_service.profiles import ProfileError
+
+    from .relevance_service import activate
 
     try:
         with ctx.sessions.begin() as session:
-            profile = activate_profile(session, *_profile_ref(ref))
-            audit.append(session, _cli_actor(), None, "relevance_profile_activated",
-                         {"profile": profile.name, "version": profile.version})
+            profile = activate(session, *_profile_ref(ref), audit.recorder(_cli_actor()))
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"active profile: {profile.name} version {profile.version}")
@@ -455,8 +451,9 @@ def relevance_activate(ctx: Context, ref: str):
 @pass_ctx
 def relevance_show(ctx: Context, ref: str | None):
     """Print a profile (default: the active one) as JSON."""
-    from registry.profiles import active_profile, get_profile
     from search_service.profiles import ProfileError
+
+    from .relevance_service import active_profile, get_profile
 
     try:
         with ctx.sessions() as session:
@@ -478,7 +475,7 @@ def _children(n: int) -> str:
 
 
 @retention.command("run")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--today", callback=iso_date, metavar="YYYY-MM-DD",
               help="The date to apply the rules for, YYYY-MM-DD (default: the current date).")
 @click.option("--dry-run", is_flag=True, help="Say what would be archived and purged; change nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="List the ContactPoint IDs affected.")
@@ -494,11 +491,12 @@ def retention_run(ctx: Context, today, dry_run: bool, verbose: bool):
     Intended to be run once a day by a scheduler (cron, a systemd timer); a run that finds nothing
     due changes nothing, so running it again, or late, is safe.
     """
+    from access_control import audit
     from registry.retention import run_retention
 
-    day = today.date() if today is not None else clock.today()
+    day = today or clock.today()
     years = ctx.settings.retention_years
-    result = run_retention(ctx.sessions, day, years, actor=_cli_actor(), dry_run=dry_run)
+    result = run_retention(ctx.sessions, day, years, record=audit.recorder(_cli_actor()), dry_run=dry_run)
     would = "would " if dry_run else ""
     verbs = ("archive", "purge") if dry_run else ("archived", "purged")
     click.echo(f"{would}{verbs[0]} {_children(len(result.archived))} at 18; "

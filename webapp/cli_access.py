@@ -1,23 +1,13 @@
 """`contactpoint users|tokens|shielding`: administering who may get in, as an operator or as a named admin."""
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import sys
 from contextlib import contextmanager
 
 import click
 
-from .cli_support import pass_ctx
-
-
-def _date(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2027-03-31") from None
+from .cli_support import iso_date, pass_ctx
 
 
 def _actor(db, acting_as: str | None):
@@ -64,7 +54,7 @@ def users():
               help="Employer, e.g. school:100234, gp_practice:Y01234, service:CAMHS-N, local_authority:E09000033.")
 @click.option("--la", "la_code", metavar="CODE", help="The local authority the user works in (required for la_management).")
 @click.option("--email")
-@click.option("--expires", callback=_date, metavar="YYYY-MM-DD", help="Last day the account may be used.")
+@click.option("--expires", callback=iso_date, metavar="YYYY-MM-DD", help="Last day the account may be used.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
 @acting_as
 @pass_ctx
@@ -115,7 +105,7 @@ def _register_simple_commands():
 
 @users.command("expire")
 @click.argument("username")
-@click.option("--on", "expires", callback=_date, metavar="YYYY-MM-DD", help="Last day of use; omit to remove the expiry.")
+@click.option("--on", "expires", callback=iso_date, metavar="YYYY-MM-DD", help="Last day of use; omit to remove the expiry.")
 @acting_as
 @pass_ctx
 def users_expire(obj, username, expires, acting_as):

@@ -5,6 +5,8 @@ from contextlib import contextmanager
 
 import click
 
+from analyzers.dates import parse_iso_date
+
 from .config import MissingSecretKey, Settings
 
 
@@ -48,6 +50,16 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def iso_date(_ctx, _param, value: str | None):
+    """Option callback: a YYYY-MM-DD date (analyzers.dates.parse_iso_date, as everywhere), or None when omitted."""
+    if value is None:
+        return None
+    try:
+        return parse_iso_date(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date such as 2027-03-31") from None
 
 
 class Commands(click.Group):

@@ -115,7 +115,7 @@ def record(cp_id: str):
     except RecordNotFound:
         return _not_found(viewer)
     owner = (child["local_authority"] or {}).get("code")
-    can_shield = policy.may("set_shielding") and (viewer.role == "national_admin" or owner == viewer.la_code)
+    can_shield = policy.may("set_shielding") and policy.acts_for_authority(owner)
     return _page("record.html", viewer=viewer, child=child, purpose=PURPOSES[purpose], can_shield=can_shield)
 
 

@@ -1,7 +1,8 @@
 """Relevance profile pages: versions, editing (a new version), offline evaluation, comparison, activation.
 
 These do what ``contactpoint relevance show|import|evaluate|activate`` do, through the same
-functions, and are audited the same way (under the signed-in administrator's name).
+service (webapp.relevance_service), and are audited the same way (under the signed-in administrator's
+name).
 """
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from sqlalchemy import select
 
 from access_control import audit
 from registry.models import RelevanceProfileRow
-from registry.profiles import activate_profile, active_profile, get_profile, save_profile
 from search_service import EngineError
-from search_service.evaluation import METRIC_NAMES, MAX_REGRESSIONS_LISTED, evaluate, read_judgments, regressions
+from search_service.evaluation import METRIC_NAMES, MAX_REGRESSIONS_LISTED, read_judgments, regressions
 from search_service.profiles import THRESHOLD_NAMES, WEIGHT_NAMES, ProfileError, default_profile
 from search_service.queries import GROUPS, REASONS
 
+from . import relevance_service
 from .auth import Refused, require
 from .extensions import es_client, sessions
-from .offline import judgment_runner, only_synthetic_children
 
 bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
 
@@ -63,7 +63,7 @@ def _versions() -> list[dict]:
         versions = [{"name": r.name, "version": r.version, "ref": f"{r.name}:{r.version}", "active": r.active,
                      "created_by": r.created_by, "created_at": r.created_at,
                      "description": r.body.get("description", "")} for r in rows]
-    # With no version activated, searches use the shipped default (registry.profiles.active_profile).
+    # With no version activated, searches use the shipped default (relevance_service.active_profile).
     shipped = default_profile()
     stored = next((v for v in versions if v["name"] == shipped.name and v["version"] == shipped.version), None)
     if stored is None:
@@ -92,7 +92,7 @@ def _list_page(viewer, form: dict, errors: dict | None = None, status: int | Non
 def profiles():
     viewer, _ = require("manage_relevance")
     with sessions()() as db:
-        active = active_profile(db)
+        active = relevance_service.active_profile(db)
     return _list_page(viewer, {"profile": f"{active.name}:{active.version}", "against": "", "judgments": ""})
 
 
@@ -101,9 +101,7 @@ def activate(name: str, version: int):
     viewer, _ = require("manage_relevance")
     try:
         with sessions().begin() as db:
-            profile = activate_profile(db, name, version)
-            audit.record(db, viewer, "relevance_profile_activated", {"profile": profile.name,
-                                                                     "version": profile.version})
+            profile = relevance_service.activate(db, name, version, audit.recorder_for(viewer))
     except ProfileError:
         raise Refused(404, f"there is no profile {name} version {version}", "not_found") from None
     session["notice"] = f"{profile.name} version {profile.version} is now used by every search."
@@ -167,7 +165,7 @@ def edit(name: str, version: int):
     viewer, _ = require("manage_relevance")
     try:
         with sessions()() as db:
-            base = get_profile(db, name, version)
+            base = relevance_service.get_profile(db, name, version)
     except ProfileError:
         raise Refused(404, f"there is no profile {name} version {version}", "not_found") from None
     errors: dict[str, list[str]] = {}
@@ -178,9 +176,8 @@ def edit(name: str, version: int):
         if not errors:
             try:
                 with sessions().begin() as db:
-                    saved = save_profile(db, data, viewer.username)
-                    audit.record(db, viewer, "relevance_profile_saved", {
-                        "profile": saved.name, "version": saved.version, "based_on": f"{base.name}:{base.version}"})
+                    saved = relevance_service.save_version(db, data, viewer.username, audit.recorder_for(viewer),
+                                                           based_on=base)
             except ProfileError as exc:
                 message = str(exc)
                 errors = {_field_of(message): [message.partition(": ")[2] or message]}
@@ -262,31 +259,22 @@ def evaluation():
         with sessions()() as db:
             for key, ref in zip(("profile", "against"), refs):
                 try:
-                    profiles.append(get_profile(db, *ref))
+                    profiles.append(relevance_service.get_profile(db, *ref))
                 except ProfileError:
                     errors[key] = [f"there is no profile {ref[0]} version {ref[1]}"]
     if errors:
         return _list_page(viewer, form, errors)
-    settings = current_app.config["SETTINGS"]
-    reports = []
     try:
-        es = es_client()
-        for profile in profiles:
-            metrics, outcomes = evaluate(judgment_runner(es, settings, profile), judgments)
-            reports.append({"label": f"{profile.name}:{profile.version}", "metrics": metrics, "outcomes": outcomes})
+        evaluation = relevance_service.evaluate_profiles(es_client(), current_app.config["SETTINGS"], sessions(),
+                                                         profiles, judgments, str(path), audit.recorder_for(viewer))
     except (EngineError, ApiError, TransportError) as exc:
         current_app.logger.warning("relevance evaluation failed: %s", exc)
         return _list_page(viewer, form, {"evaluation": [
             f"the search engine could not run the queries ({type(exc).__name__}): check the index status"]}, 503)
-    with sessions().begin() as db:
-        synthetic = only_synthetic_children(db, judgments)
-        audit.record(db, viewer, "relevance_evaluation", {"judgments": str(path), "queries": len(judgments),
-                                                          "searches": len(judgments) * len(reports),
-                                                          "synthetic": synthetic,
-                                                          "profiles": [r["label"] for r in reports]})
+    reports, synthetic = evaluation.reports, evaluation.synthetic
     rows = []
     for name, display in METRIC_NAMES:
-        values = [getattr(r["metrics"], name) for r in reports]
+        values = [getattr(r.metrics, name) for r in reports]
         row = {"name": display, "values": [_metric_text(name, v) for v in values]}
         if len(values) == 2:
             delta = values[1] - values[0]
@@ -294,10 +282,10 @@ def evaluation():
         rows.append(row)
     worse = better = None
     if len(reports) == 2:
-        before, after = reports[0]["outcomes"], reports[1]["outcomes"]
+        before, after = reports[0].outcomes, reports[1].outcomes
         worse = _changes(regressions(before, after), synthetic)
         # Worse in the first means better in the second: (judgment, rank in second, rank in first).
         better = _changes([(j, a, b) for j, b, a in regressions(after, before)], synthetic)
-    return render_template("relevance_compare.html", viewer=viewer, labels_of=[r["label"] for r in reports],
+    return render_template("relevance_compare.html", viewer=viewer, labels_of=[r.label for r in reports],
                            rows=rows, worse=worse, better=better, judgments=str(path), queries=len(judgments),
                            synthetic=synthetic, rank_text=_rank_text, form=form, errors={}, notice=None)

@@ -6,9 +6,10 @@ import json
 
 from flask import Blueprint, render_template, request
 
-from access_control import audit
+from access_control import allowed, audit
 from access_control.review import PAGE_SIZE, EventFilter, find_events, unusual_usage
 from analyzers import clock
+from analyzers.dates import parse_iso_date
 from registry import cpid
 
 from .auth import Refused, require
@@ -22,7 +23,7 @@ def _date(name: str, default: dt.date | None = None) -> dt.date | None:
     if not text:
         return default
     try:
-        return dt.date.fromisoformat(text)
+        return parse_iso_date(text)
     except ValueError:
         raise Refused(400, f"{name.replace('_', ' ')} must be a date such as 2026-11-21", "invalid_input",
                       {name: ["must be a date such as 2026-11-21"]}) from None
@@ -30,7 +31,7 @@ def _date(name: str, default: dt.date | None = None) -> dt.date | None:
 
 def _scope(viewer) -> str | None:
     """None means every authority: auditors and national administrators."""
-    if viewer.role == "la_management":
+    if not allowed(viewer.role, "review_every_authority"):
         if not viewer.la_code:
             raise Refused(403, "your account is not linked to a local authority", "no_local_authority")
         return viewer.la_code

@@ -10,13 +10,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from access_control import PURPOSES
 from analyzers import clock
 from registry import cpid
-from registry.fields import GenderField, Name, PostcodeField, birth_date_of_a_child
+from registry.fields import GenderField, IsoDate, Name, PostcodeField, birth_date_of_a_child
 from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
+from search_service.criteria import meets_minimum, minimum_criteria_message
 
 PHONE = validate.Regexp(r"^[0-9 +()-]{6,40}$", error="must be a phone number")
-MINIMUM_CRITERIA = ("give a family name plus a given name or a date of birth (or year of birth), "
-                    "or a ContactPoint ID")
-NAME_RULE = "letters, spaces, hyphens, apostrophes and full stops, with at least one letter (at most 100 characters)"
+MINIMUM_CRITERIA = minimum_criteria_message()  # every combination PDS documents that ContactPoint accepts
+NAME_RULE = ("letters of any script, spaces, hyphens, apostrophes and full stops, with at least one letter "
+             "(at most 100 characters)")
 # JSON Schema patterns (ECMA-262) for what the fields below accept, for the OpenAPI document only.
 CP_ID_PATTERN = r"^[\s-]*([0-9][\s-]*){10}$"  # 10 digits; spaces and hyphens of the printed form are ignored
 GENDER_PATTERN = (r"^\s*([Ff]([Ee][Mm][Aa][Ll][Ee])?|[Mm]([Aa][Ll][Ee])?|[Oo]([Tt][Hh][Ee][Rr])?"
@@ -40,7 +41,7 @@ class SearchSchema(Schema):
                             example="Jo")
     family_name = _criterion(Name(), description="Family name: " + NAME_RULE, minLength=1, maxLength=100,
                              example="Smith")
-    date_of_birth = _criterion(fields.Date(validate=birth_date_of_a_child),
+    date_of_birth = _criterion(IsoDate(validate=birth_date_of_a_child),
                                description="YYYY-MM-DD, not in the future; the child must be under 18")
     birth_year = _criterion(fields.Integer(strict=False), description="Year of birth when the full date is not "
                             "known (one of the last 18 years); not together with date_of_birth")
@@ -79,10 +80,7 @@ class SearchSchema(Schema):
             raise ValidationError("needs birth_year too", "birth_month")
         if "birth_year" in data and "date_of_birth" in data:
             raise ValidationError("give either date_of_birth or birth_year, not both", "birth_year")
-        if data.get("cp_id"):
-            return
-        if not data.get("family_name") or not (data.get("given_name") or data.get("date_of_birth")
-                                               or data.get("birth_year")):
+        if not meets_minimum(data):
             raise ValidationError(MINIMUM_CRITERIA, "_schema")
 
 
@@ -118,7 +116,7 @@ class InvolvementSchema(Schema):
     phone = fields.String(validate=PHONE,
                           metadata={"description": "Contact phone number"})
     email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Contact email address"})
-    start_date = fields.Date(load_default=clock.today,
+    start_date = IsoDate(load_default=clock.today,
                              metadata={"description": "Not in the future; today if left out"})
     lead_professional = fields.Boolean(load_default=False, metadata={"description": "The lead professional"})
     caf_held = fields.Boolean(load_default=False, metadata={"description": "Holds a Common Assessment Framework"})
@@ -147,7 +145,7 @@ class EndInvolvementSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    end_date = fields.Date(load_default=clock.today, metadata={"description": "Today if left out"})
+    end_date = IsoDate(load_default=clock.today, metadata={"description": "Today if left out"})
 
 
 class InfoToShareSchema(Schema):

@@ -18,13 +18,13 @@ from indexing import CHECKPOINT
 from registry import cpid
 from registry.checkpoints import shielded_since_indexed
 from registry.models import SHIELDING_REASONS, Child, Involvement, Organisation
-from registry.profiles import active_profile
 from registry.writes import (
     RegistryError, add_involvement, end_involvement as registry_end_involvement, set_info_to_share, set_shielded,
 )
 from search_service import Criteria, Found, SearchOutcome, find, shortlist
 
 from .extensions import es_client, sessions
+from .relevance_service import active_profile
 
 
 # Queries a search may run before the index agrees with the database on every child it returned.

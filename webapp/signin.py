@@ -20,8 +20,8 @@ from access_control import audit
 from access_control.accounts import (
     LoginRules, check_password, check_totp, enrolment_secret, lock_user, provisioning_uri, viewer_for,
 )
+from access_control.models import User
 from analyzers import clock
-from registry.models import User
 
 from .auth import Principal, current_viewer
 from .extensions import sessions

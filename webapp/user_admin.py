@@ -12,10 +12,12 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, joinedload
 
-from access_control import INTERACTIVE_ROLES, InvalidInput, NotAllowed, accounts
+from access_control import INTERACTIVE_ROLES, InvalidInput, NotAllowed, accounts, allowed
 from access_control.accounts import LA_GRANTABLE_ROLES, USERNAME, is_locked
+from access_control.models import ROLES, User
 from analyzers import clock
-from registry.models import ORG_KINDS, ROLES, Organisation, User
+from analyzers.dates import date_from_parts
+from registry.models import ORG_KINDS, Organisation
 
 from .auth import Refused, require
 from .extensions import sessions
@@ -40,7 +42,7 @@ EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 def _scope(viewer) -> str | None:
     """The local authority whose users this viewer administers; None for every authority."""
-    if viewer.role == "national_admin":
+    if allowed(viewer.role, "act_in_every_authority"):
         return None
     if not viewer.la_code:
         raise Refused(403, "your account is not linked to a local authority", "no_local_authority")
@@ -48,7 +50,7 @@ def _scope(viewer) -> str | None:
 
 
 def grantable_roles(viewer) -> tuple[str, ...]:
-    return ROLES if viewer.role == "national_admin" else tuple(r for r in ROLES if r in LA_GRANTABLE_ROLES)
+    return ROLES if allowed(viewer.role, "act_in_every_authority") else tuple(r for r in ROLES if r in LA_GRANTABLE_ROLES)
 
 
 def parse_date(day: str, month: str, year: str) -> tuple[dt.date | None, str | None]:
@@ -58,10 +60,8 @@ def parse_date(day: str, month: str, year: str) -> tuple[dt.date | None, str | N
         return None, None
     if not (day and month and year):
         return None, "must include a day, month and year"
-    if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
-        return None, "must be a real date, for example 31 3 2027"
     try:
-        return dt.date(int(year), int(month), int(day)), None
+        return date_from_parts(day, month, year), None
     except ValueError:
         return None, "must be a real date, for example 31 3 2027"
 

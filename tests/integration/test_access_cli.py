@@ -4,7 +4,7 @@ import re
 from sqlalchemy import select
 
 from access_control import tokens
-from registry.models import ApiToken, AuditEvent, User
+from access_control.models import ApiToken, AuditEvent, User
 
 from ..support.accounts import PASSWORD
 

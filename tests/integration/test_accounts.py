@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from access_control import InvalidInput, NotAllowed, NotSignedIn, Viewer, accounts, tokens
 from access_control.accounts import LoginRules
+from access_control.models import ApiToken, AuditEvent, User
 from analyzers import clock
-from registry.models import ApiToken, AuditEvent, User
 
 from ..support.accounts import OPERATOR, PASSWORD, add_token, add_user, totp_key
 

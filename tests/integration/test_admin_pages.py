@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from access_control import accounts, audit
 from access_control.accounts import find_user
-from registry.models import AuditEvent, RelevanceProfileRow
-from registry.profiles import active_profile, get_profile
+from access_control.models import AuditEvent
+from registry.models import RelevanceProfileRow
 from search_service.profiles import default_profile
+from webapp.relevance_service import active_profile, get_profile
 
 from ..support.accounts import OPERATOR, PASSWORD, add_user, csrf_token, sign_in
 

@@ -1,7 +1,8 @@
 """Shielding and organisation contact pages: who may use them, and what they change."""
 from sqlalchemy import select
 
-from registry.models import AuditEvent, Child, Organisation
+from access_control.models import AuditEvent
+from registry.models import Child, Organisation
 from registry import writes
 
 from ..support.accounts import add_user, csrf_token, sign_in

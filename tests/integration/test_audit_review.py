@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select, update
 
 from access_control import Viewer, audit
+from access_control.models import AuditEvent
 from access_control.review import EventFilter, UsageRules, find_events, unusual_usage
-from registry.models import AuditEvent
 import webapp.pages
 
 from ..support.accounts import add_user, csrf_token, sign_in

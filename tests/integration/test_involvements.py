@@ -4,7 +4,8 @@ import json
 from sqlalchemy import select
 
 from indexing import rebuild
-from registry.models import AuditEvent, Involvement
+from access_control.models import AuditEvent
+from registry.models import Involvement
 
 from ..support.accounts import ACTING_FOR, ACTING_FOR_LABEL, add_token, add_user, csrf_token, sign_in
 from .helpers import ALIAS, CHECKPOINT, add_child, years_ago

@@ -1,8 +1,8 @@
 """Stored relevance profiles on SQLite and PostgreSQL."""
 import pytest
 
-from registry.profiles import activate_profile, active_profile, get_profile, save_profile
 from search_service.profiles import ProfileError, default_profile
+from webapp.relevance_service import activate_profile, active_profile, get_profile, save_profile
 
 
 def test_without_stored_profiles_the_default_is_active(sessions):

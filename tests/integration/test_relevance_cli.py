@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from access_control import audit
-from registry.models import AuditEvent
+from access_control.models import AuditEvent
 from search_service.profiles import default_profile
 
 

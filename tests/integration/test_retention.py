@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from access_control import audit
+from access_control.models import AuditEvent
 from indexing import rebuild, sync_until_current
 from registry import retention, writes
 from registry.models import (
-    AuditEvent, Carer, ChangeLog, Child, ChildName, Involvement, SourceRecord,
+    Carer, ChangeLog, Child, ChildName, Involvement, SourceRecord,
 )
 from webapp.config import Settings
 
@@ -276,7 +277,7 @@ def test_run_retention_archives_purges_and_audits_each_step(sessions):
     turning, young, expired, retained, forgotten = _population(sessions)
     before = len(_changes(sessions))
 
-    result = retention.run_retention(sessions, TODAY, 6, actor="scheduler")
+    result = retention.run_retention(sessions, TODAY, 6, record=audit.recorder("scheduler"))
     assert result.archived == [turning, forgotten]
     assert result.purged == [expired, forgotten]
     assert [_status(sessions, c) for c in (turning, young, expired, retained, forgotten)] == [
@@ -293,13 +294,14 @@ def test_run_retention_archives_purges_and_audits_each_step(sessions):
         assert audit.verify(session) == []
 
     # Nothing left to do: no changes and no audit events.
-    again = retention.run_retention(sessions, TODAY, 6)
+    again = retention.run_retention(sessions, TODAY, 6, record=audit.recorder("scheduler"))
     assert (again.archived, again.purged) == ([], [])
     assert len(_audit_events(sessions)) == 2
     assert len(_changes(sessions)) == before + 4
 
     # The next day only the purge step has work: one event.
-    tomorrow = retention.run_retention(sessions, TODAY + dt.timedelta(days=1), 6)
+    tomorrow = retention.run_retention(sessions, TODAY + dt.timedelta(days=1), 6,
+                                        record=audit.recorder("scheduler"))
     assert (tomorrow.archived, tomorrow.purged) == ([young], [retained])
     assert [a for _, a, _ in _audit_events(sessions)] == ["retention_archive", "retention_purge",
                                                           "retention_archive", "retention_purge"]
@@ -312,7 +314,7 @@ def test_a_dry_run_reports_the_same_outcome_and_writes_nothing(sessions):
     turning, young, expired, retained, forgotten = children
     changes, statuses = _changes(sessions), [_status(sessions, c) for c in children]
 
-    dry = retention.run_retention(sessions, TODAY, 6, dry_run=True)
+    dry = retention.run_retention(sessions, TODAY, 6, record=audit.recorder("scheduler"), dry_run=True)
     assert (dry.archived, dry.purged) == ([turning, forgotten], [expired, forgotten])
     assert _changes(sessions) == changes
     assert [_status(sessions, c) for c in children] == statuses
@@ -320,7 +322,7 @@ def test_a_dry_run_reports_the_same_outcome_and_writes_nothing(sessions):
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(ChildName)) == 5
 
-    real = retention.run_retention(sessions, TODAY, 6)
+    real = retention.run_retention(sessions, TODAY, 6, record=audit.recorder("scheduler"))
     assert (real.archived, real.purged) == (dry.archived, dry.purged)
 
 
@@ -363,7 +365,7 @@ def test_cli_retention_refuses_a_bad_date_and_a_bad_setting(run, sessions):
     bad = run("retention", "run", "--today", "2026-13-01")
     assert bad.exit_code == 2
     assert "Invalid value for '--today'" in bad.output
-    assert "'2026-13-01' does not match the format '%Y-%m-%d'" in bad.output
+    assert "'2026-13-01' is not a date such as 2027-03-31" in bad.output  # the same message as every date option
     setting = run("retention", "run", "--today", "2026-01-01", CONTACTPOINT_RETENTION_YEARS="0")
     assert setting.exit_code == 1
     assert "CONTACTPOINT_RETENTION_YEARS must be between 1 and 100, got 0" in setting.output

@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import select
 
 from access_control import audit
+from access_control.models import AuditEvent
 from indexing import rebuild, sync_until_current
 from registry import writes
-from registry.models import AuditEvent
 
 from ..support.accounts import ACTING_FOR_LABEL, add_user, sign_in
 from .helpers import ALIAS, CHECKPOINT, add_child, change_child, years_ago

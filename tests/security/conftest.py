@@ -18,9 +18,10 @@ import pytest
 from jinja2 import BytecodeCache
 from sqlalchemy import func, select
 
+from access_control.models import AuditEvent
 from indexing import rebuild, sync_until_current
 from registry import cpid, writes
-from registry.models import AuditEvent, Child
+from registry.models import Child
 from webapp import create_app
 
 from ..integration.helpers import ALIAS, CHECKPOINT, years_ago

@@ -3,7 +3,7 @@ import json
 
 from sqlalchemy import select
 
-from registry.models import AuditEvent
+from access_control.models import AuditEvent
 
 
 def test_bad_tokens_past_the_limit_get_429_and_one_event_says_so(settings, sessions, es):

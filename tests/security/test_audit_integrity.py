@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
 from access_control import audit
+from access_control.models import AuditEvent, AuditHead
 from registry.db import _alembic_config, make_sessionmaker, upgrade
-from registry.models import AuditEvent, AuditHead
 from webapp.cli import main
 
 from ..support.accounts import PASSWORD, TEST_SECRET_KEY, add_user, csrf_token, sign_in

@@ -8,8 +8,9 @@ from limits import parse_many
 from sqlalchemy import select
 
 from access_control import NotAllowed, accounts
+from access_control.models import User
 from registry import cpid
-from registry.models import Organisation, User
+from registry.models import Organisation
 from webapp.config import Settings
 
 from ..support.accounts import OPERATOR, PASSWORD, add_token, add_user, csrf_token

@@ -19,9 +19,9 @@ from registry import writes
 from registry.demo import load_demo_data
 from registry.feeds import load_feed
 from registry.models import Child, SourceRecord
-from registry.profiles import save_profile
 from search_service.profiles import default_profile
 from webapp.cli import main
+from webapp.relevance_service import save_profile
 
 from .conftest import LA1
 

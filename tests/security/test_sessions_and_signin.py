@@ -10,7 +10,7 @@ import pyotp
 from sqlalchemy import update
 
 from access_control import accounts
-from registry.models import User
+from access_control.models import User
 
 from ..support.accounts import OPERATOR, PASSWORD, add_user, csrf_token, next_code, sign_in
 from .conftest import PURPOSE, audit_mark, events_since, make_app, refusal, report

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from access_control import accounts, totp_secrets
-from registry.models import User
+from access_control.models import User
 from webapp import create_app
 from webapp.cli import main
 from webapp.config import MissingSecretKey, Settings

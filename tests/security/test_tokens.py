@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import select, update
 
 from access_control import InvalidInput, NotAllowed, Viewer, accounts, tokens
-from registry.models import ApiToken, AuditEvent
+from access_control.models import ApiToken, AuditEvent
 
 from ..support.accounts import OPERATOR, PASSWORD, add_token, csrf_token
 from .conftest import ACTING_FOR, ACTING_FOR_LABEL, PURPOSE, refusal, report

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from access_control.accounts import usable
+from access_control.models import User
 from analyzers import clock, near_dates
 from registry.fields import birth_date_of_a_child
-from registry.models import User
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("access_control", "analyzers", "indexing", "registry", "search_service", "webapp")
