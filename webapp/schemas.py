@@ -1,7 +1,7 @@
 """Request schemas. Unknown fields are refused, so nothing else can be smuggled in.
 
 Field ``metadata`` (descriptions, patterns, examples) only feeds the OpenAPI document built by
-``webapp/openapi.py``; validation is the fields' and validators' own.
+``webapp/api/openapi.py``; validation is the fields' and validators' own.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The API against its own OpenAPI document: the document is valid and complete, and a running server keeps it.
 
-The document is generated (webapp/openapi.py) from the views and their marshmallow schemas. These tests
+The document is generated (webapp/api/openapi.py) from the views and their marshmallow schemas. These tests
 check it is a valid OpenAPI document describing every route of the "api" blueprint, then let schemathesis
 generate requests for every operation -- valid and deliberately invalid, with real ContactPoint IDs mixed
 in so that success answers are checked too -- against the app served over HTTP. Each answer must not be a
@@ -22,7 +22,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from werkzeug.routing import Rule
 
-from webapp.openapi import document
+from webapp.api.openapi import document
 
 from ..support.accounts import add_user, csrf_token, sign_in
 from .conftest import ACTING_FOR, CLIENT_LA

@@ -52,7 +52,7 @@ def test_bad_input_and_scope_limits_exit_non_zero_naming_the_problem(run, sessio
 
 
 def test_contactpoint_dev_makes_its_users_once_and_a_working_token_each_run(sessions):
-    from webapp.dev import DEV_USERS, _dev_accounts
+    from webapp.cli.dev import DEV_USERS, _dev_accounts
 
     first, second = _dev_accounts(sessions), _dev_accounts(sessions)
     with sessions() as session:

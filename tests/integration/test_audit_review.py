@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from access_control import Viewer, audit
 from access_control.models import AuditEvent
 from access_control.review import EventFilter, UsageRules, find_events, unusual_usage
-import webapp.pages
+import webapp.pages.search
 
 from ..support.accounts import add_user, csrf_token, sign_in
 from .helpers import add_child
@@ -95,7 +95,7 @@ def test_a_record_view_stays_on_record_when_the_page_then_fails(anonymous, sessi
 
     def broken(template, **context):
         raise RuntimeError("the page failed after the record was read")
-    monkeypatch.setattr(webapp.pages, "render_template", broken)
+    monkeypatch.setattr(webapp.pages.search, "render_template", broken)
     response = anonymous.post(f"/children/{cp_id}", data={"purpose": "safeguarding_concern", "csrf_token": token})
     assert response.status_code == 500
     with sessions() as session:

@@ -4,7 +4,7 @@ still stops a broad search from listing children."""
 import pytest
 
 from indexing import rebuild
-from webapp.openapi import document
+from webapp.api.openapi import document
 
 from ..support.accounts import add_user, sign_in
 from .helpers import ALIAS, CHECKPOINT, add_child, years_ago

@@ -219,7 +219,7 @@ def test_usage_limits_count_the_real_practitioner_whichever_way_they_search(limi
 
 
 def test_the_curl_contactpoint_dev_prints_acts_for_its_development_practitioner(app, sessions):
-    from webapp.dev import DEV_USERS, _dev_accounts
+    from webapp.cli.dev import DEV_USERS, _dev_accounts
 
     token = _dev_accounts(sessions)
     headers = {"Authorization": f"Bearer {token}", "X-Acting-For": DEV_USERS[0][0]}

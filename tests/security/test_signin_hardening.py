@@ -25,7 +25,7 @@ from access_control.models import User
 from webapp import create_app
 from webapp.cli import main
 from webapp.config import MissingSecretKey, Settings
-from webapp.dev import ensure_secret_key
+from webapp.cli.dev import ensure_secret_key
 
 from ..support.accounts import OPERATOR, PASSWORD, TEST_SECRET_KEY, add_user, csrf_token, next_code, sign_in
 from .conftest import audit_mark, events_since

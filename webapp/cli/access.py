@@ -1,27 +1,17 @@
 """`contactpoint users|tokens|shielding`: administering who may get in, as an operator or as a named admin."""
 from __future__ import annotations
 
-import getpass
 import sys
 from contextlib import contextmanager
 
 import click
 
-from .cli_support import iso_date, pass_ctx
+from .support import acting_viewer, iso_date, pass_ctx
 
 
 def _actor(db, acting_as: str | None):
     """The operator at the console acts as a national administrator; --as names a real admin instead."""
-    from access_control import Viewer
-    from access_control.accounts import find_user, usable, viewer_for
-
-    if acting_as is None:
-        return Viewer(username=f"cli:{getpass.getuser()}", display_name="operator console", role="national_admin",
-                      organisation="console")
-    user = find_user(db, acting_as)
-    if user is None or usable(user):
-        raise click.ClickException(f"--as {acting_as}: there is no active user by that name")
-    return viewer_for(user)
+    return acting_viewer(db, acting_as, "national_admin", "--as")
 
 
 @contextmanager

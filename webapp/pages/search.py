@@ -9,10 +9,10 @@ from marshmallow import ValidationError
 from access_control import PURPOSES, InvalidInput, VisibilityPolicy
 from analyzers import clock
 
-from .auth import ACTING_FOR, Refused, current_viewer, require
-from .limiting import search_limited, view_limited
-from .schemas import InvolvementSchema, PurposeSchema, SearchSchema
-from .services import (
+from ..auth import ACTING_FOR, Refused, current_viewer, require
+from ..limiting import search_limited, view_limited
+from ..schemas import InvolvementSchema, PurposeSchema, SearchSchema
+from ..services import (
     RecordNotFound, end_involvement, flag_info_to_share, register_involvement, search_children, view_child,
 )
 

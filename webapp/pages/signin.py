@@ -23,9 +23,9 @@ from access_control.accounts import (
 from access_control.models import User
 from analyzers import clock
 
-from .auth import Principal, current_viewer
-from .extensions import sessions
-from .limiting import login_limited
+from ..auth import Principal, current_viewer
+from ..extensions import sessions
+from ..limiting import login_limited
 
 bp = Blueprint("signin", __name__)
 PENDING_SECONDS = 300

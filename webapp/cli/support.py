@@ -1,13 +1,14 @@
 """What every `contactpoint` command shares: settings, the database, clean failures."""
 from __future__ import annotations
 
+import getpass
 from contextlib import contextmanager
 
 import click
 
 from analyzers.dates import parse_iso_date
 
-from .config import MissingSecretKey, Settings
+from ..config import MissingSecretKey, Settings
 
 
 class Context:
@@ -91,3 +92,23 @@ def reported_errors():
         raise click.ClickException(str(exc)) from None
     except (ApiError, TransportError) as exc:
         raise click.ClickException(f"Elasticsearch: {exc}") from None
+
+
+def cli_actor() -> str:
+    """Who a console command acts as in the audit trail: the operator's login."""
+    return f"cli:{getpass.getuser()}"
+
+
+def acting_viewer(session, username: str | None, console_role: str, option: str):
+    """Whom a console command acts as: the active user named by ``option``, else the operator at the console
+    in ``console_role`` (recorded as ``cli:<login>``)."""
+    from access_control import Viewer
+    from access_control.accounts import find_user, usable, viewer_for
+
+    if username is None:
+        return Viewer(username=cli_actor(), display_name="operator console", role=console_role,
+                      organisation="console")
+    user = find_user(session, username)
+    if user is None or usable(user):
+        raise click.BadParameter(f"there is no active user {username!r}", param_hint=f"'{option}'")
+    return viewer_for(user)

@@ -25,8 +25,8 @@ from marshmallow import Schema, fields, validate
 from registry.models import CHILD_STATUSES, GENDERS, SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from search_service.criteria import MINIMUM_COMBINATIONS
 
-from .auth import ACTING_FOR_HEADER
-from .schemas import (
+from ..auth import ACTING_FOR_HEADER
+from ..schemas import (
     CP_ID_PATTERN, EndInvolvementSchema, InfoToShareSchema, InvolvementSchema, SearchSchema, ShieldingSchema,
 )
 

@@ -1,4 +1,4 @@
-"""`contactpoint dev`: the whole stack on one machine, stopped cleanly by Ctrl-C."""
+"""`contactpoint dev` (the whole stack on one machine, stopped cleanly by Ctrl-C) and `contactpoint serve`."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,8 @@ from registry.demo import load_demo_data
 from registry.models import Child
 from search_service import local_engine, make_client
 
-from .config import PREFIX, SECRET_KEY_FILE, Settings
+from ..config import PREFIX, SECRET_KEY_FILE, MissingSecretKey, Settings
+from .support import Context, pass_ctx, reported_errors
 
 
 DEV_PASSWORD = "development only"  # noqa: S105 -- printed on purpose; these users exist only under `dev`
@@ -134,3 +135,26 @@ def run_dev(settings: Settings, children: int, port: int) -> None:
         if node is not None:
             node.stop()
         click.echo("stopped")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+def serve(host: str, port: int):
+    """Serve the web app for development (use gunicorn 'webapp:create_app()' in production)."""
+    from .. import create_app
+    try:
+        app = create_app()
+    except MissingSecretKey as exc:
+        raise click.ClickException(str(exc)) from None
+    app.run(host=host, port=port, debug=False, threaded=True)
+
+
+@click.command("dev")
+@click.option("--children", type=int, default=2000, show_default=True, help="Demo children for an empty database.")
+@click.option("--port", type=int, default=8000, show_default=True)
+@pass_ctx
+def dev(ctx: Context, children: int, port: int):
+    """Run everything locally: database, Elasticsearch, demo data, index, web app and indexer."""
+    with reported_errors():
+        run_dev(ctx.settings, children=children, port=port)

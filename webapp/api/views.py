@@ -1,7 +1,7 @@
 """JSON API under /api/v1: bearer tokens (or a session plus CSRF token, reads included), one error body, 4xx for
 mistakes.
 
-The YAML after ``---`` in each view's docstring feeds the OpenAPI document (webapp/openapi.py), served at
+The YAML after ``---`` in each view's docstring feeds the OpenAPI document (webapp/api/openapi.py), served at
 GET /api/v1/openapi.json; tests/contract check the running API against it.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from marshmallow import ValidationError
 
 from access_control import InvalidInput, NotAllowed
 
-from .auth import Refused, require
-from .errors import respond
-from .limiting import client_limited, search_limited, view_limited
-from .schemas import (
+from ..auth import Refused, require
+from ..errors import respond
+from ..limiting import client_limited, search_limited, view_limited
+from ..schemas import (
     EndInvolvementSchema, InfoToShareSchema, InvolvementSchema, PurposeSchema, SearchSchema, ShieldingSchema,
 )
-from .services import (
+from ..services import (
     RecordNotFound, change_shielding, end_involvement, flag_info_to_share, register_involvement, search_children,
     view_child,
 )

@@ -12,10 +12,10 @@ from indexing import CHECKPOINT, index_status
 from registry.models import ORG_KINDS, SHIELDING_REASONS, Organisation
 from registry.writes import RegistryError, set_organisation_authority, update_organisation_contact
 
-from .auth import Refused, require
-from .extensions import es_client, sessions
-from .schemas import OrganisationContactSchema
-from .services import RecordNotFound, change_shielding
+from ..auth import Refused, require
+from ..extensions import es_client, sessions
+from ..schemas import OrganisationContactSchema
+from ..services import RecordNotFound, change_shielding
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -12,8 +12,8 @@ from analyzers import clock
 from analyzers.dates import parse_iso_date
 from registry import cpid
 
-from .auth import Refused, require
-from .extensions import sessions
+from ..auth import Refused, require
+from ..extensions import sessions
 
 bp = Blueprint("review", __name__, url_prefix="/audit")
 

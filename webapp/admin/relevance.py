@@ -20,9 +20,9 @@ from search_service.evaluation import METRIC_NAMES, MAX_REGRESSIONS_LISTED, read
 from search_service.profiles import THRESHOLD_NAMES, WEIGHT_NAMES, ProfileError, default_profile
 from search_service.queries import GROUPS, REASONS
 
-from . import relevance_service
-from .auth import Refused, require
-from .extensions import es_client, sessions
+from .. import relevance_service
+from ..auth import Refused, require
+from ..extensions import es_client, sessions
 
 bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
 

@@ -19,8 +19,8 @@ from analyzers import clock
 from analyzers.dates import date_from_parts
 from registry.models import ORG_KINDS, Organisation
 
-from .auth import Refused, require
-from .extensions import sessions
+from ..auth import Refused, require
+from ..extensions import sessions
 
 bp = Blueprint("user_admin", __name__, url_prefix="/admin/users")
 

@@ -1,0 +1,20 @@
+"""`contactpoint demo-data`: synthetic children."""
+from __future__ import annotations
+
+import click
+from tqdm import tqdm
+
+from .support import Context, pass_ctx
+
+
+@click.command("demo-data")
+@click.option("--children", type=click.IntRange(1, 2_000_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@pass_ctx
+def demo_data(ctx: Context, children: int, seed: int):
+    """Generate realistic synthetic children (deterministic for a seed)."""
+    from registry.demo import load_demo_data
+
+    with tqdm(total=children, unit=" children", desc="demo data", disable=None) as bar:
+        loaded = load_demo_data(ctx.sessions, children, seed, on_progress=bar.update)
+    click.echo(f"created {loaded} synthetic children (seed {seed})")
