@@ -6,12 +6,14 @@ record is found whenever the two share a key; which key they share says how stro
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .phonetic import phonetic_codes
-from .text import compact, tokens
+from .text import compact, other_script, script_tokens, tokens
 from .variants import family_variant_ids, given_variant_ids
 
 _CACHE_SIZE = 1 << 16
@@ -32,14 +34,23 @@ _NOT_MAC_PREFIXES = ("macie", "macia", "macio", "machin", "machad", "machow", "m
 _VOWELS = frozenset("aeiouy")
 _MIN_MAC_REST = 3
 
+# Scripts usually written without vowels: "محمد" transliterates to "mhmd", which no sound code links
+# to "Mohammed". Their names also get consonant-skeleton keys, which a romanised query is matched to.
+_ABJADS = ("ARABIC", "HEBREW", "SYRIAC")
+_ARABIC_ARTICLE = "ال"  # "الحسن" is filed as "Al-Hassan" and as "Hassan"
+_SKELETON_VOWELS = str.maketrans("", "", "aeiouwy")  # w and y: the long vowels of Arabic script
+_REPEATS = re.compile(r"(.)\1+")
+_MIN_SKELETON = 2
+
 
 @dataclass(frozen=True)
 class NameKeys:
     """Every key of one name, grouped by how much a shared key says about the match."""
 
-    exact: tuple[str, ...] = ()     # folded tokens, compact form, Mc form, family core without particles
+    exact: tuple[str, ...] = ()     # folded tokens, compact form, Mc form, family core without particles,
+                                    # and a name in another script as written ("дмитрий")
     variant: tuple[str, ...] = ()   # "v:<group>" ids of nickname / spelling / transliteration groups
-    phonetic: tuple[str, ...] = ()  # "dm:<double metaphone>", "ny:<nysiis>" codes
+    phonetic: tuple[str, ...] = ()  # "dm:<double metaphone>", "ny:<nysiis>" codes; "sk:<consonants>" (abjads)
     initials: tuple[str, ...] = ()  # first letter of the first token
 
 
@@ -86,10 +97,47 @@ def _core(parts: list[str]) -> str:
     return "".join(parts[start:])
 
 
+def _skeleton(token: str) -> str | None:
+    """'mohammed' and 'mhmd' -> 'sk:mhmd': the consonants, doubles and a final h dropped, q as k."""
+    bare = _REPEATS.sub(r"\1", token.replace("q", "k").translate(_SKELETON_VOWELS))
+    if len(bare) > _MIN_SKELETON and bare.endswith("h"):
+        bare = bare[:-1]  # "Fatima", "Fatimah" and "فاطمة" ("ftmh")
+    return "sk:" + bare if len(bare) >= _MIN_SKELETON else None
+
+
+def written_in_abjad(name: str | None) -> bool:
+    return bool(name) and any(other_script(c) and unicodedata.name(c, "").startswith(_ABJADS) for c in name)
+
+
+def _skeleton_keys(name: str | None, family: bool) -> tuple[str, ...]:
+    if written_in_abjad(name):
+        words = [word for part in script_tokens(name)
+                 for word in (part, part[len(_ARABIC_ARTICLE):] if part.startswith(_ARABIC_ARTICLE) else None)]
+        forms = [compact(word) for word in words if word]
+    else:
+        parts = tokens(name)
+        forms = _significant(parts, family) + (["".join(parts)] if len(parts) > 1 else [])
+    return _unique(_skeleton(form) for form in forms if form)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def skeleton_keys(name: str | None, family: bool = False) -> tuple[str, ...]:
+    """Consonant-skeleton keys of any name, to look up names written in an abjad (Arabic, Hebrew).
+
+    Only abjad names carry them in the index (in their phonetic keys), so a romanised query
+    ("Mohammed Hassan") finds "محمد حسن" while two romanised names never match on consonants alone.
+    """
+    return _skeleton_keys(name, family)
+
+
 def _keys(name: str | None, family: bool) -> NameKeys:
     parts = tokens(name)
+    script = script_tokens(name)
+    # The name as written, when in another script: exact whichever way either side was transliterated.
+    written = [*script, "".join(script)] if len(script) > 1 else script
     if not parts:
-        return EMPTY_KEYS
+        # Letters anyascii cannot spell (rare CJK ideographs): the name as written is all there is.
+        return NameKeys(exact=_unique(written)) if written else EMPTY_KEYS
     multi = len(parts) > 1
     whole = "".join(parts)  # compact(name), without folding twice
     significant = _significant(parts, family)
@@ -102,12 +150,15 @@ def _keys(name: str | None, family: bool) -> NameKeys:
     exact.extend(mc_form(form) for form in (*words, whole))
     if family and multi:
         exact.append(_core(parts))
+    exact.extend(written)
 
     lookup = family_variant_ids if family else given_variant_ids
     variant = [item for form in (*significant, whole) for item in lookup(form)]
 
     sounded = [*significant, whole] if multi else significant
     phonetic = [code for form in sounded for code in phonetic_codes(form)]
+    if written_in_abjad(name):
+        phonetic.extend(_skeleton_keys(name, family))
 
     return NameKeys(
         exact=_unique(exact),
@@ -131,9 +182,8 @@ def family_name_keys(name: str | None) -> NameKeys:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def family_full_keys(name: str | None) -> tuple[str, ...]:
-    """The whole family name as one key (and its Mc form): tells "Cooper-Watson" from "Cooper"."""
-    whole = compact(name)
-    if not whole:
-        return ()
-    unified = mc_form(whole)
-    return (whole, unified) if unified and unified != whole else (whole,)
+    """The whole family name as one key (its Mc form, and as written in another script): tells "Cooper-Watson"
+    from "Cooper"."""
+    whole, written = compact(name), "".join(script_tokens(name))
+    unified = mc_form(whole) if whole else None
+    return _unique([whole, unified, written])

@@ -19,8 +19,10 @@ import random
 import re
 from typing import Iterable, Mapping, Sequence
 
-from analyzers import clock
+from analyzers import clock, damerau_levenshtein
+from analyzers.dates import parse_iso_date
 
+from .criteria import meets_minimum  # the API's own rule: a judgment is a query the API would accept
 from .evaluation import Judgment
 
 DEFAULT_RATES = {
@@ -36,6 +38,13 @@ DEFAULT_RATES = {
 # The order corruptions are applied in. "missing" goes first so that no later label describes a
 # field that is then dropped; "swap" comes after the name changes, which label the true field.
 ORDER = ("missing", "surname_change", "nickname", "phonetic", "typo", "swap", "dob", "moved")
+# A heavily corrupted search: a family name two slips away (or both names misspelt and swapped)
+# and a date of birth one slip away, with the given name (or a known variant), gender and postcode
+# kept. Not in DEFAULT_RATES and replaces the ordinary corruptions when drawn, so the everyday mix
+# (and every judgment set made without it) stays what it was; benchmarks ask for it separately.
+HEAVY = "heavy"
+HEAVY_KINDS = ("family_name", "swap")
+HEAVY_NICKNAME_RATE = 0.3
 NAME_FIELDS = ("given_name", "family_name")
 MISSABLE_FIELDS = ("date_of_birth", "given_name", "gender", "postcode")
 MIN_TYPO_LETTERS = 4
@@ -137,12 +146,6 @@ def _present(criteria: Mapping, key: str) -> bool:
     return value is not None and value != ""
 
 
-def meets_minimum(criteria: Mapping) -> bool:
-    """The least a search may carry: a family name plus a given name or a date of birth."""
-    return _present(criteria, "family_name") and (_present(criteria, "given_name")
-                                                  or _present(criteria, "date_of_birth"))
-
-
 def _letters(name: str) -> int:
     return sum(1 for c in name if c.isalpha())
 
@@ -185,6 +188,10 @@ def typo(name: str, rng: random.Random) -> str | None:
     """One keyboard slip (Damerau-Levenshtein distance 1) after the first letter; None if too short."""
     if _letters(name) < MIN_TYPO_LETTERS:
         return None
+    return _slip(name, rng)
+
+
+def _slip(name: str, rng: random.Random) -> str | None:
     first = rng.choice(TYPO_KINDS)
     for kind in (first,) + tuple(k for k in TYPO_KINDS if k != first):
         candidates = _typo_candidates(name, kind)
@@ -229,7 +236,7 @@ def _digit_changes(iso: str, today: datetime.date) -> list[str]:
                 continue
             candidate = iso[:i] + digit + iso[i + 1:]
             try:
-                day = datetime.date.fromisoformat(candidate)
+                day = parse_iso_date(candidate)
             except ValueError:
                 continue
             if earliest_year <= day.year and day <= today:
@@ -319,7 +326,7 @@ def _dob(c: dict, rng: random.Random, surnames, today) -> str | None:
     if not _present(c, "date_of_birth"):
         return None
     try:
-        day = datetime.date.fromisoformat(c["date_of_birth"])
+        day = parse_iso_date(c["date_of_birth"])
     except (TypeError, ValueError):
         return None
     transposed = _transposed(day, today)
@@ -340,14 +347,55 @@ def _moved(c: dict, rng: random.Random, surnames, today) -> str | None:
     return "moved"
 
 
+def _two_typos(name: str, rng: random.Random) -> str | None:
+    """Two keyboard slips after the first letter, exactly two edits from ``name``; None if too short."""
+    for _ in range(10):
+        once = typo(name, rng)
+        twice = _slip(once, rng) if once else None   # a 4-letter name may be down to 3 after the first
+        if twice is None:
+            return None
+        if damerau_levenshtein(name, twice) == 2:
+            return twice
+    return None
+
+
+def _heavy(c: dict, rng: random.Random, surnames, today) -> str | None:
+    """Garbled names plus a one-slip date of birth; the postcode and gender stay as they were."""
+    if not all(_present(c, key) for key in ("given_name", "family_name", "date_of_birth", "postcode")):
+        return None
+    kind = rng.choice(HEAVY_KINDS)
+    changed = dict(c)
+    if kind == "family_name":
+        misspelt = _two_typos(c["family_name"], rng) if _letters(c["family_name"]) >= MIN_TYPO_LETTERS else None
+        variants = nickname_variants(c["given_name"])
+        if variants and rng.random() < HEAVY_NICKNAME_RATE:
+            changed["given_name"] = rng.choice(variants)
+    else:   # each name of 4+ letters misspelt once, then the two swapped
+        for key in NAME_FIELDS:
+            changed[key] = typo(changed[key], rng) or changed[key]
+        if changed == c or _swap(changed, rng, surnames, today) is None:
+            return None
+        misspelt = changed["family_name"]
+    day = parse_iso_date(c["date_of_birth"])
+    slips = _digit_changes(day.isoformat(), today)
+    swapped = _transposed(day, today)
+    slips += [swapped.isoformat()] if swapped else []
+    if misspelt is None or not slips:
+        return None
+    changed["family_name"] = misspelt
+    changed["date_of_birth"] = rng.choice(slips)
+    c.update(changed)
+    return f"{HEAVY}:{kind}"
+
+
 _CORRUPTORS = {"missing": _missing, "surname_change": _surname_change, "nickname": _nickname,
-               "phonetic": _phonetic, "typo": _typo, "swap": _swap, "dob": _dob, "moved": _moved}
+               "phonetic": _phonetic, "typo": _typo, "swap": _swap, "dob": _dob, "moved": _moved, HEAVY: _heavy}
 
 
 def _check_rates(rates: Mapping) -> None:
     for kind, rate in rates.items():
         if kind not in _CORRUPTORS:
-            raise ValueError(f"unknown corruption {kind!r} (known: {', '.join(ORDER)})")
+            raise ValueError(f"unknown corruption {kind!r} (known: {', '.join(ORDER + (HEAVY,))})")
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate for {kind!r} must be between 0 and 1, got {rate!r}")
 
@@ -360,12 +408,18 @@ def corrupt(criteria: dict, rng: random.Random, rates: Mapping[str, float] = DEF
     unlabelled, when it cannot apply (no nickname known, no name of 4+ letters, ...). A search
     always keeps a family name plus a given name or date of birth. ``today`` (default: the real
     today) bounds corrupted dates of birth.
+
+    A "heavy" rate draws first, and only when given: a heavy corruption is the query's only one.
     """
     _check_rates(rates)
     today = clock.today() if today is None else today
     result = dict(criteria)
+    if rates.get(HEAVY, 0.0) > 0.0 and rng.random() < rates[HEAVY]:
+        label = _heavy(result, rng, surnames, today)
+        if label:
+            return result, (label,)
     labels = []
-    rolls = [(kind, rng.random()) for kind in ORDER]       # one draw per kind, always
+    rolls = [(kind, rng.random()) for kind in ORDER]       # one draw per ordinary kind, always
     for kind, roll in rolls:
         if roll < rates.get(kind, 0.0):
             label = _CORRUPTORS[kind](result, rng, surnames, today)
@@ -388,11 +442,11 @@ def true_criteria(child: Mapping) -> dict:
 
 def generate_judgments(children: Iterable[tuple[str, Mapping]], count: int, seed: int,
                        rates: Mapping[str, float] = DEFAULT_RATES, *,
-                       today: datetime.date | None = None) -> list[Judgment]:
+                       today: datetime.date | None = None, id_prefix: str = "q") -> list[Judgment]:
     """``count`` judgments for distinct children picked uniformly from ``children`` (read once).
 
     ``children`` yields (cp_id, child) pairs, child shaped like a demo spec's "child". Judgments
-    come in the order the children were read, with ids q000001, q000002, ...
+    come in the order the children were read, with ids q000001, q000002, ... (``id_prefix`` + number).
     """
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
@@ -418,5 +472,5 @@ def generate_judgments(children: Iterable[tuple[str, Mapping]], count: int, seed
     judgments = []
     for number, (_index, cp_id, child) in enumerate(sorted(reservoir, key=lambda item: item[0]), start=1):
         criteria, labels = corrupt(true_criteria(child), rng, rates, pool, today=today)
-        judgments.append(Judgment(id=f"q{number:06d}", criteria=criteria, expected=cp_id, corruptions=labels))
+        judgments.append(Judgment(id=f"{id_prefix}{number:06d}", criteria=criteria, expected=cp_id, corruptions=labels))
     return judgments

@@ -17,15 +17,16 @@ import datetime as dt
 from dataclasses import dataclass
 
 from analyzers import family_full_keys, family_name_keys, given_name_keys, near_dates, normalise_postcode, outward_code, tokens
-from analyzers import transposed
+from analyzers import skeleton_keys, transposed
 
 from .profiles import RelevanceProfile
 
 # Strongest first within each group: the first matched clause names the reason.
 GROUPS = {
-    "family": ("family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped"),
+    "family": ("family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
+               "family_garbled"),
     "given": ("given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_swapped",
-              "given_initial"),
+              "given_garbled", "given_initial"),
     "dob": ("dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year"),
     "gender": ("gender",),
     "location": ("postcode", "outward_code"),
@@ -38,12 +39,14 @@ REASONS = {
     "family_phonetic": "family name sounds like",
     "family_fuzzy": "family name spelt similarly",
     "family_swapped": "given and family names swapped",
+    "family_garbled": "family name garbled, date of birth and postcode agree",
     "given_exact": "given name",
     "given_variant": "given name is a nickname or variant",
     "given_phonetic": "given name sounds like",
     "given_fuzzy": "given name spelt similarly",
     "given_middle": "given name matches a middle name",
     "given_swapped": "given and family names swapped",
+    "given_garbled": "given name garbled, date of birth and postcode agree",
     "given_initial": "same initial",
     "dob_exact": "date of birth",
     "dob_transposed": "date of birth with day and month swapped",
@@ -55,6 +58,10 @@ REASONS = {
     "outward_code": "postcode district",
 }
 FUZZY_MIN_LENGTH = 3
+# A garbled name (two slips, or misspelt and swapped) counts only beside strong other evidence.
+GARBLED_EDITS = 2
+GARBLED_LONGEST = 5            # from 6 letters on, "AUTO" fuzziness (family_fuzzy) allows two slips already
+GARBLED_MAX_EXPANSIONS = 200   # two edits of a short name reach many terms; the true one must not be cut
 # Index fields holding the keys of every name a child is known by; CURRENT + field holds those of its
 # current name alone (indexing/documents.py).
 NAME_FIELDS = ("given_exact", "given_variant", "given_phonetic", "given_initial", "middle_exact", "family_full",
@@ -90,13 +97,41 @@ def _terms(field: str, values) -> dict | None:
     return {"terms": {field: values}} if values else None
 
 
-def _fuzzy(field: str, name: str) -> dict | None:
-    parts = [t for t in tokens(name) if len(t) >= FUZZY_MIN_LENGTH]
+def _fuzzy(field: str, name: str, fuzziness: str | int = "AUTO", max_expansions: int = 50,
+           longest: int | None = None) -> dict | None:
+    parts = [t for t in tokens(name) if len(t) >= FUZZY_MIN_LENGTH and (longest is None or len(t) <= longest)]
     if not parts:
         return None
-    fuzzy = [{"fuzzy": {field: {"value": t, "fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50,
-                                "transpositions": True}}} for t in parts]
+    fuzzy = [{"fuzzy": {field: {"value": t, "fuzziness": fuzziness, "prefix_length": 1,
+                                "max_expansions": max_expansions, "transpositions": True}}} for t in parts]
     return fuzzy[0] if len(fuzzy) == 1 else {"bool": {"should": fuzzy, "minimum_should_match": 1}}
+
+
+def strong_evidence(criteria: "Criteria", location_scope: dict | None) -> dict | None:
+    """The date of birth within one slip and the very postcode: what lets a garbled name count at all.
+
+    None unless both a full date of birth and a postcode were given. The location scope is part of
+    it, so a postcode never helps a child whose location the caller may not see.
+    """
+    dob, postcode = criteria.date_of_birth, normalise_postcode(criteria.postcode)
+    if dob is None or not postcode:
+        return None
+    dates = [dob, transposed(dob), *near_dates(dob)]
+    return {"bool": {"filter": [_terms("date_of_birth", [d.isoformat() for d in dates if d]),
+                                {"term": {"postcode": postcode}}] + ([location_scope] if location_scope else [])}}
+
+
+def _garbled(name: str, own_field: str, other_field: str, evidence: dict | None) -> dict | None:
+    """Two slips from a short name of this box's kind, or one slip (two from 6 letters) from a name of the
+    other kind (swapped and misspelt), beside ``evidence``. Never wrapped by the name scope: the evidence
+    holds the location scope already."""
+    if evidence is None:
+        return None
+    alike = [q for q in (_fuzzy(own_field, name, GARBLED_EDITS, GARBLED_MAX_EXPANSIONS, GARBLED_LONGEST),
+                         _fuzzy(other_field, name)) if q is not None]
+    if not alike:
+        return None
+    return {"bool": {"filter": [{"bool": {"should": alike, "minimum_should_match": 1}}, evidence]}}
 
 
 def _named_group(candidates: list[tuple[str, dict | None]], profile: RelevanceProfile) -> dict | None:
@@ -121,29 +156,32 @@ def _names_in_scope(candidates: list[tuple[str, dict | None]], scope: dict | Non
         for name, query in candidates]
 
 
-def family_group(name: str, profile: RelevanceProfile, scope: dict | None = None) -> dict | None:
+def family_group(name: str, profile: RelevanceProfile, scope: dict | None = None,
+                 evidence: dict | None = None) -> dict | None:
     keys = family_name_keys(name)
     return _named_group(_names_in_scope([
         ("family_exact", _terms("family_full", family_full_keys(name))),
         ("family_variant", _terms("family_variant", keys.variant)),
         ("family_part", _terms("family_exact", keys.exact)),
-        ("family_phonetic", _terms("family_phonetic", keys.phonetic)),
+        # Consonant skeletons find a name written in Arabic or Hebrew script ("حسن" for "Hassan").
+        ("family_phonetic", _terms("family_phonetic", keys.phonetic + skeleton_keys(name, True))),
         ("family_fuzzy", _fuzzy("family_exact", name)),
         ("family_swapped", _terms("given_exact", keys.exact)),
-    ], scope), profile)
+    ], scope) + [("family_garbled", _garbled(name, "family_exact", "given_exact", evidence))], profile)
 
 
-def given_group(name: str, profile: RelevanceProfile, scope: dict | None = None) -> dict | None:
+def given_group(name: str, profile: RelevanceProfile, scope: dict | None = None,
+                evidence: dict | None = None) -> dict | None:
     keys = given_name_keys(name)
     return _named_group(_names_in_scope([
         ("given_exact", _terms("given_exact", keys.exact)),
         ("given_variant", _terms("given_variant", keys.variant)),
-        ("given_phonetic", _terms("given_phonetic", keys.phonetic)),
+        ("given_phonetic", _terms("given_phonetic", keys.phonetic + skeleton_keys(name))),
         ("given_fuzzy", _fuzzy("given_exact", name)),
         ("given_middle", _terms("middle_exact", keys.exact)),
         ("given_swapped", _terms("family_exact", keys.exact)),
         ("given_initial", _terms("given_initial", keys.initials)),
-    ], scope), profile)
+    ], scope) + [("given_garbled", _garbled(name, "given_exact", "family_exact", evidence))], profile)
 
 
 def dob_group(criteria: Criteria, profile: RelevanceProfile) -> dict | None:
@@ -228,9 +266,11 @@ def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dic
         query = {"bool": {"must": [{"term": {"cp_id": {"value": criteria.cp_id, "_name": "cp_id"}}}],
                           "should": [marker] if marker else [], "filter": filters}}
         return {"query": query, "size": size, "_source": source}
+    # A garbled name is let in only beside a date of birth within one slip and the same postcode.
+    evidence = strong_evidence(criteria, location_scope)
     names = [g for g in (
-        family_group(criteria.family_name, profile, location_scope) if criteria.family_name else None,
-        given_group(criteria.given_name, profile, location_scope) if criteria.given_name else None) if g]
+        family_group(criteria.family_name, profile, location_scope, evidence) if criteria.family_name else None,
+        given_group(criteria.given_name, profile, location_scope, evidence) if criteria.given_name else None) if g]
     evidence = [g for g in (
         dob_group(criteria, profile),
         _named_group([("gender", {"term": {"gender": criteria.gender}})], profile) if criteria.gender else None,

@@ -11,8 +11,10 @@ WEIGHT_NAMES = (
     "family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
     "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_initial",
     "given_swapped", "dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year",
-    "gender", "postcode", "outward_code",
+    "gender", "postcode", "outward_code", "family_garbled", "given_garbled",
 )
+# Weights added after profiles were first stored: a stored profile without one takes the shipped default's.
+ADDED_WEIGHTS = ("family_garbled", "given_garbled")
 THRESHOLD_NAMES = ("certain", "probable", "minimum", "indistinct")
 
 
@@ -42,7 +44,7 @@ class RelevanceProfile:
         version = data.get("version", 1)
         if not isinstance(version, int) or version < 1:
             raise ProfileError("version: a whole number from 1")
-        weights = _numbers(data.get("weights"), WEIGHT_NAMES, "weights")
+        weights = _numbers(_with_added_weights(data.get("weights")), WEIGHT_NAMES, "weights")
         thresholds = _numbers(data.get("thresholds"), THRESHOLD_NAMES, "thresholds")
         if not 0 < thresholds["minimum"] <= thresholds["probable"] <= thresholds["certain"] <= 1:
             raise ProfileError("thresholds: need 0 < minimum <= probable <= certain <= 1")
@@ -53,6 +55,13 @@ class RelevanceProfile:
     def to_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "description": self.description,
                 "weights": dict(self.weights), "thresholds": dict(self.thresholds)}
+
+
+def _with_added_weights(weights):
+    if not isinstance(weights, dict) or all(name in weights for name in ADDED_WEIGHTS):
+        return weights
+    shipped = json.loads((HERE / "default.json").read_text())["weights"]
+    return {**{name: shipped[name] for name in ADDED_WEIGHTS}, **weights}
 
 
 def _numbers(values, names: tuple[str, ...], what: str) -> dict[str, float]:

@@ -9,6 +9,7 @@ from collections import Counter
 import jellyfish
 import pytest
 
+from analyzers import near_dates
 from registry.demo_data import generate_children
 from search_service.judgments import (DEFAULT_RATES, NICKNAMES, corrupt, generate_judgments, meets_minimum,
                                       phonetic_variants, true_criteria)
@@ -294,3 +295,54 @@ def test_generate_judgments_edge_counts(population):
         generate_judgments(population, 501, seed=1, today=TODAY)
     with pytest.raises(ValueError):
         generate_judgments(population, -1, seed=1, today=TODAY)
+
+
+# --- Heavily corrupted queries ------------------------------------------------------------------------------
+def _dob_slips(truth: str) -> set[str]:
+    """One digit changed, or day and month swapped."""
+    day = datetime.date.fromisoformat(truth)
+    slips = {d.isoformat() for d in near_dates(day, TODAY)}
+    if day.day <= 12:
+        slips.add(day.replace(month=day.day, day=day.month).isoformat())
+    return slips
+
+
+def test_heavy_garbles_names_slips_the_date_and_keeps_postcode_and_gender(true_queries):
+    kinds = Counter()
+    for seed, criteria in enumerate(true_queries):
+        corrupted, labels = _corrupt(criteria, seed, _only("heavy"))
+        if not labels:     # a family name too short to take two slips
+            assert sum(c.isalpha() for c in criteria["family_name"]) < 4 or "postcode" not in criteria
+            continue
+        (label,) = labels
+        kinds[label] += 1
+        assert corrupted["postcode"] == criteria["postcode"] and corrupted["gender"] == criteria["gender"]
+        assert corrupted["date_of_birth"] in _dob_slips(criteria["date_of_birth"])
+        if label == "heavy:family_name":
+            assert jellyfish.damerau_levenshtein_distance(criteria["family_name"], corrupted["family_name"]) == 2
+            assert corrupted["family_name"][0] == criteria["family_name"][0]
+            assert corrupted["given_name"] == criteria["given_name"] or \
+                corrupted["given_name"] in NICKNAMES.get(criteria["given_name"], ())
+        else:
+            assert label == "heavy:swap"
+            swapped_back = (corrupted["family_name"], corrupted["given_name"])
+            for typed, truth in zip(swapped_back, (criteria["given_name"], criteria["family_name"])):
+                long_enough = sum(c.isalpha() for c in truth) >= 4
+                assert jellyfish.damerau_levenshtein_distance(typed, truth) == (1 if long_enough else 0)
+    assert kinds["heavy:family_name"] > 150 and kinds["heavy:swap"] > 150
+
+
+def test_heavy_replaces_the_ordinary_corruptions_and_leaves_them_alone_when_not_asked_for(true_queries):
+    for seed, criteria in enumerate(true_queries[:200]):
+        everything = {**{kind: 1.0 for kind in DEFAULT_RATES}, "heavy": 1.0}
+        _, labels = _corrupt(criteria, seed, everything)
+        assert len(labels) == 1 or not any(label.startswith("heavy:") for label in labels)
+        # Asking for no heavy queries draws nothing more: the everyday judgment sets stay as they were.
+        assert _corrupt(criteria, seed, {**DEFAULT_RATES, "heavy": 0.0}) == _corrupt(criteria, seed)
+
+
+def test_heavy_judgments_carry_their_own_ids_and_label(population):
+    judgments = generate_judgments(population, 100, seed=4, rates={"heavy": 1.0}, today=TODAY, id_prefix="h")
+    assert [j.id for j in judgments] == [f"h{i:06d}" for i in range(1, 101)]
+    assert sum(1 for j in judgments if j.corruptions and j.corruptions[0].startswith("heavy:")) > 80
+    assert all(len(j.corruptions) <= 1 for j in judgments)

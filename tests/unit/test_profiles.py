@@ -47,3 +47,14 @@ def test_an_unknown_weight_is_refused():
     data["weights"]["shoe_size"] = 1
     with pytest.raises(ProfileError, match="weights.shoe_size: unknown"):
         RelevanceProfile.from_dict(data)
+
+
+def test_a_profile_stored_before_the_garbled_name_weights_takes_the_shipped_ones():
+    data = default_profile().to_dict()
+    data["weights"]["gender"] = 2.5
+    for name in ("family_garbled", "given_garbled"):
+        del data["weights"][name]
+    profile = RelevanceProfile.from_dict(data)
+    assert profile.weights["gender"] == 2.5
+    assert profile.weights["family_garbled"] == default_profile().weights["family_garbled"]
+    assert profile.weights["given_garbled"] == default_profile().weights["given_garbled"]

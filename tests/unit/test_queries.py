@@ -39,7 +39,8 @@ def test_every_strategy_is_present_and_weighted_by_the_profile():
     assert set(named) == {"family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
                           "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle",
                           "given_swapped", "given_initial", "dob_exact", "dob_transposed", "dob_near",
-                          "dob_year_month", "dob_year", "gender", "postcode", "outward_code"}
+                          "dob_year_month", "dob_year", "gender", "postcode", "outward_code",
+                          "family_garbled", "given_garbled"}
     for name, clause in named.items():
         assert clause["boost"] == PROFILE.weights[name]
 
@@ -186,3 +187,53 @@ def test_children_outside_the_location_scope_are_cut_and_graded_without_location
     # A shielded child agreeing on everything but (unusable) location is still certain.
     assert match_grade(without_postcode, criteria, PROFILE, set(), location_counts=False) == "certain"
     assert match_grade(without_postcode, criteria, PROFILE, set(), location_counts=True) != "certain"
+
+
+# --- Garbled names beside strong other evidence ------------------------------------------------------------
+GARBLED = Criteria(family_name="Hakq", given_name="Amara", date_of_birth=DOB, gender="female", postcode="ls62ab")
+
+
+def test_a_garbled_name_counts_only_beside_a_near_date_and_the_postcode_in_scope():
+    from analyzers import near_dates
+
+    named = _named(build_query(GARBLED, PROFILE, FILTERS, SCOPE, size=11))
+    name_part, evidence = named["family_garbled"]["filter"]["bool"]["filter"]
+    # Two slips from a short family name, or (swapped) the usual slips from a given name.
+    fuzzies = [q["fuzzy"] for q in name_part["bool"]["should"]]
+    assert [(list(f)[0], f[list(f)[0]]["value"], f[list(f)[0]]["fuzziness"]) for f in fuzzies] == [
+        ("family_exact", "hakq", 2), ("given_exact", "hakq", "AUTO")]
+    dates, postcode, scope = evidence["bool"]["filter"]
+    assert set(dates["terms"]["date_of_birth"]) == {d.isoformat() for d in (DOB, DOB.replace(month=4, day=3),
+                                                                              *near_dates(DOB))}
+    assert postcode == {"term": {"postcode": "LS6 2AB"}} and scope == SCOPE
+    assert named["given_garbled"]["filter"]["bool"]["filter"][1] == evidence
+    assert named["family_garbled"]["boost"] == PROFILE.weights["family_garbled"]
+
+
+def test_no_garbled_name_without_a_full_date_of_birth_and_a_postcode():
+    for criteria in (Criteria(family_name="Hakq", given_name="Amara", date_of_birth=DOB),
+                     Criteria(family_name="Hakq", given_name="Amara", birth_year=2015, postcode="LS6 2AB")):
+        named = _named(build_query(criteria, PROFILE, FILTERS, SCOPE, size=11))
+        assert "family_garbled" not in named and "given_garbled" not in named
+
+
+def test_garbled_names_leave_the_best_possible_score_and_the_minimum_alone():
+    body = build_query(GARBLED, PROFILE, FILTERS, SCOPE, size=11)
+    w = PROFILE.weights
+    assert max_score(GARBLED, PROFILE) == w["family_exact"] + w["given_exact"] + w["dob_exact"] + w["gender"] \
+        + w["postcode"]
+    assert body["min_score"] == round(PROFILE.thresholds["minimum"] * max_score(GARBLED, PROFILE, False), 4)
+    assert w["family_garbled"] < w["family_fuzzy"] and w["given_garbled"] < w["given_fuzzy"]
+
+
+def test_a_garbled_name_is_the_weakest_reason_of_its_group():
+    assert reasons({"family_garbled", "given_initial", "given_garbled"}) == [
+        "family name garbled, date of birth and postcode agree", "given name garbled, date of birth and postcode agree"]
+    assert reasons({"family_fuzzy", "family_garbled"}) == ["family name spelt similarly"]
+
+
+def test_long_garbled_names_leave_two_slips_to_the_ordinary_fuzzy_clause():
+    criteria = Criteria(family_name="Fitzgefalr", given_name="Emma", date_of_birth=DOB, postcode="LS6 2AB")
+    named = _named(build_query(criteria, PROFILE, FILTERS, SCOPE, size=11))
+    name_part = named["family_garbled"]["filter"]["bool"]["filter"][0]
+    assert [list(q["fuzzy"]) for q in name_part["bool"]["should"]] == [["given_exact"]]
