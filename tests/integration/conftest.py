@@ -2,9 +2,11 @@
 import pytest
 from click.testing import CliRunner
 
+from indexing import rebuild
 from webapp.cli import main
 
 from ..support.accounts import TEST_SECRET_KEY
+from .helpers import ALIAS, CHECKPOINT, add_child
 
 
 @pytest.fixture
@@ -17,3 +19,13 @@ def run(settings, es):
     def invoke(*args, input=None, **extra_env):
         return CliRunner().invoke(main, list(args), input=input, env={**env, **extra_env}, catch_exceptions=False)
     return invoke
+
+
+@pytest.fixture
+def indexed(es, sessions):
+    """Add children through the registry and bring the index up to date."""
+    def make(*children):
+        ids = [add_child(sessions, **child) for child in children]
+        rebuild(es, sessions, ALIAS, CHECKPOINT)
+        return ids
+    return make

@@ -31,3 +31,17 @@ def change_child(sessions, cp_id, action):
     with sessions.begin() as session:
         child = session.scalar(select(Child).where(Child.cp_id == cp_id))
         action(session, child)
+
+
+def api_search(client, **criteria) -> tuple[int, dict]:
+    """POST /api/v1/search: (status, body)."""
+    response = client.post("/api/v1/search", json=criteria)
+    return response.status_code, response.get_json()
+
+
+def top_results(client, **criteria) -> list[dict]:
+    """The ranked candidates of a search that must succeed and single children out (not "too many")."""
+    status, body = api_search(client, **criteria)
+    assert status == 200, body
+    assert body["too_many"] is False
+    return body["results"]

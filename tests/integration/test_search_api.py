@@ -1,38 +1,22 @@
 """The first end-to-end path: registry write -> change log -> index -> search -> POST /api/v1/search."""
 import json
 
-import pytest
 from sqlalchemy import select
 
 from access_control import audit
 from access_control.models import AuditEvent
-from indexing import rebuild, sync_until_current
+from indexing import sync_until_current
 from registry import writes
 
 from ..support.accounts import ACTING_FOR_LABEL, add_user, sign_in
-from .helpers import ALIAS, CHECKPOINT, add_child, change_child, years_ago
+from .helpers import ALIAS, CHECKPOINT, api_search, change_child, years_ago
 
 DOB = years_ago(6, day=14)
 
 
-@pytest.fixture
-def indexed(es, sessions):
-    """Add children through the registry and bring the index up to date."""
-    def make(*children):
-        ids = [add_child(sessions, **child) for child in children]
-        rebuild(es, sessions, ALIAS, CHECKPOINT)
-        return ids
-    return make
-
-
-def _search(client, **criteria):
-    response = client.post("/api/v1/search", json=criteria)
-    return response.status_code, response.get_json()
-
-
 def test_a_child_written_to_the_registry_is_found_by_name_and_date_of_birth(client, indexed):
     target, _ = indexed(dict(given="Siobhan", family="O'Brien", dob=DOB), dict(given="Kwame", family="Mensah"))
-    status, body = _search(client, given_name="Siobhan", family_name="OBrien", date_of_birth=DOB.isoformat())
+    status, body = api_search(client, given_name="Siobhan", family_name="OBrien", date_of_birth=DOB.isoformat())
     assert status == 200
     assert body["too_many"] is False
     assert [r["cp_id"] for r in body["results"]] == [target]
@@ -48,7 +32,7 @@ def test_a_child_written_to_the_registry_is_found_by_name_and_date_of_birth(clie
 
 def test_a_misspelt_family_name_still_finds_the_child(client, indexed):
     target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
-    status, body = _search(client, given_name="Amara", family_name="Okafur", date_of_birth=DOB.isoformat())
+    status, body = api_search(client, given_name="Amara", family_name="Okafur", date_of_birth=DOB.isoformat())
     assert status == 200
     assert [r["cp_id"] for r in body["results"]] == [target]
     assert body["results"][0]["matched_on"] == ["family name sounds like", "given name", "date of birth"]
@@ -57,7 +41,7 @@ def test_a_misspelt_family_name_still_finds_the_child(client, indexed):
 
 def test_a_known_alias_finds_the_child(client, indexed):
     target, = indexed(dict(given="Amara", family="Okafor", dob=DOB, aliases=[("Amy", "Bello")]))
-    _, body = _search(client, given_name="Amy", family_name="Bello", date_of_birth=DOB.isoformat())
+    _, body = api_search(client, given_name="Amy", family_name="Bello", date_of_birth=DOB.isoformat())
     assert [r["cp_id"] for r in body["results"]] == [target]
     assert (body["results"][0]["given_name"], body["results"][0]["family_name"]) == ("Amara", "Okafor")
 
@@ -67,7 +51,7 @@ def test_a_change_reaches_search_after_sync(client, es, sessions, indexed):
     change_child(sessions, target, lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
     sync_until_current(es, sessions, ALIAS, CHECKPOINT)
     es.indices.refresh(index=ALIAS)
-    _, body = _search(client, given_name="Amara", family_name="Adeyemi", date_of_birth=DOB.isoformat())
+    _, body = api_search(client, given_name="Amara", family_name="Adeyemi", date_of_birth=DOB.isoformat())
     assert [r["cp_id"] for r in body["results"]] == [target]
 
 
@@ -76,23 +60,24 @@ def test_shielding_and_archival_are_rechecked_against_the_database(client, sessi
                                  dict(given="Amara", family="Okafor", dob=years_ago(5)))
     # The index has not caught up with either change: the database still decides.
     change_child(sessions, shielded, lambda s, c: writes.set_shielded(s, c, True))
-    change_child(sessions, archived, lambda s, c: setattr(c, "status", "archived") or writes.log_change(s, c, "archived"))
-    _, body = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    change_child(sessions, archived,
+                 lambda s, c: setattr(c, "status", "archived") or writes.log_change(s, c, "archived"))
+    _, body = api_search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
     assert [(r["cp_id"], r["shielded"]) for r in body["results"]] == [(shielded, True)]
 
 
 def test_a_postcode_never_counts_for_or_against_a_shielded_child(client, indexed):
     open_child, shielded = indexed(dict(given="Amara", family="Okafor", dob=DOB, postcode="LS6 2AB"),
                                    dict(given="Amara", family="Okafor", dob=DOB, postcode="M1 1AE", shielded=True))
-    _, without = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    _, without = api_search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
     for postcode in ("M1 1AE", "LS6 2AB"):
-        _, with_postcode = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
+        _, with_postcode = api_search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
                                    postcode=postcode)
         scores = {r["cp_id"]: r for r in with_postcode["results"]}
         before = {r["cp_id"]: r for r in without["results"]}
         assert scores[shielded]["score"] == before[shielded]["score"]
         assert "postcode" not in scores[shielded]["matched_on"]
-    _, matching = _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
+    _, matching = api_search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat(),
                           postcode="LS6 2AB")
     assert "postcode" in {r["cp_id"]: r for r in matching["results"]}[open_child]["matched_on"]
 
@@ -100,15 +85,15 @@ def test_a_postcode_never_counts_for_or_against_a_shielded_child(client, indexed
 def test_a_broad_search_answers_too_many_instead_of_a_list(client, indexed, app):
     cap = app.config["SETTINGS"].max_results
     indexed(*[dict(given="Amara", family="Smith", dob=DOB) for _ in range(cap + 1)])
-    status, body = _search(client, given_name="Amara", family_name="Smith", date_of_birth=DOB.isoformat())
+    status, body = api_search(client, given_name="Amara", family_name="Smith", date_of_birth=DOB.isoformat())
     assert status == 200
     assert body == {"results": [], "too_many": True}
 
 
 def test_every_search_is_audited_in_an_intact_chain(client, sessions, indexed):
     target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
-    _search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
-    _search(client, given_name="Nobody", family_name="Known", date_of_birth=DOB.isoformat())
+    api_search(client, given_name="Amara", family_name="Okafor", date_of_birth=DOB.isoformat())
+    api_search(client, given_name="Nobody", family_name="Known", date_of_birth=DOB.isoformat())
     with sessions() as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.action == "search")
                                  .order_by(AuditEvent.seq)).all()
@@ -140,7 +125,7 @@ def test_bad_input_gets_a_400_naming_the_field_and_the_attempt_is_audited_withou
         ({"family_name": "Okafor"}, "_schema"),
     ]
     for criteria, field in cases:
-        status, body = _search(client, **criteria)
+        status, body = api_search(client, **criteria)
         assert status == 400, criteria
         assert field in body["errors"], (criteria, body)
     response = client.post("/api/v1/search", data="not json", content_type="application/json")
@@ -191,7 +176,7 @@ def test_the_search_page_refuses_a_post_without_a_csrf_token(anonymous, sessions
 
 
 def test_search_before_the_index_exists_is_a_503_not_a_crash(client):
-    status, body = _search(client, given_name="Amara", family_name="Okafor")
+    status, body = api_search(client, given_name="Amara", family_name="Okafor")
     assert status == 503
     assert body["message"] == "search is unavailable at the moment: try again shortly"
 

@@ -3,31 +3,16 @@ without a family name; the 400 names every accepted combination; some name must 
 still stops a broad search from listing children."""
 import pytest
 
-from indexing import rebuild
 from webapp.api.openapi import document
 
 from ..support.accounts import add_user, sign_in
-from .helpers import ALIAS, CHECKPOINT, add_child, years_ago
+from .helpers import api_search, years_ago
 
 DOB = years_ago(9, day=4)
 IN_WORDS = ("give at least one of: family name and given name; family name and date of birth; family name and year "
             "of birth; given name, date of birth, gender and postcode; ContactPoint ID")
 FAMILY_NAMES = ("Adams", "Baker", "Clarke", "Davies", "Evans", "Foster", "Green", "Hughes", "Irving", "Jones",
                 "Kelly", "Lewis", "Morgan", "Norris", "Owens", "Parker")
-
-
-@pytest.fixture
-def indexed(es, sessions):
-    def make(*children):
-        ids = [add_child(sessions, **child) for child in children]
-        rebuild(es, sessions, ALIAS, CHECKPOINT)
-        return ids
-    return make
-
-
-def _search(client, **criteria):
-    response = client.post("/api/v1/search", json=criteria)
-    return response.status_code, response.get_json()
 
 
 def _jack(**child):
@@ -39,17 +24,18 @@ def test_given_name_date_of_birth_gender_and_postcode_find_a_child_without_a_fam
                            # Same date of birth, gender and postcode, no name in common: never a candidate.
                            dict(given="Oliver", family="Mensah", dob=DOB, gender="male", postcode="LS6 2AB"),
                            dict(given="Jack", family="Bello", dob=years_ago(4), gender="male", postcode="M1 1AE"))
-    status, body = _search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male",
+    status, body = api_search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male",
                            postcode="LS6 2AB")
     assert status == 200
     assert body["too_many"] is False
     assert [(r["cp_id"], r["match_grade"]) for r in body["results"]] == [(target, "certain")]
     assert body["results"][0]["matched_on"] == ["given name", "date of birth", "gender", "postcode"]
     # The given-name clauses alone gate the candidates: a misspelt given name still finds the child.
-    _, misspelt = _search(client, given_name="Jakc", date_of_birth=DOB.isoformat(), gender="male", postcode="LS6 2AB")
+    _, misspelt = api_search(client, given_name="Jakc", date_of_birth=DOB.isoformat(), gender="male",
+                             postcode="LS6 2AB")
     assert [r["cp_id"] for r in misspelt["results"]] == [target]
     # PDS's other fuzzy alternative, family name + date of birth + gender + postcode, is accepted too.
-    _, by_family = _search(client, family_name="Okafor", date_of_birth=DOB.isoformat(), gender="male",
+    _, by_family = api_search(client, family_name="Okafor", date_of_birth=DOB.isoformat(), gender="male",
                            postcode="LS6 2AB")
     assert [r["cp_id"] for r in by_family["results"]] == [target]
 
@@ -65,7 +51,7 @@ def test_given_name_date_of_birth_gender_and_postcode_find_a_child_without_a_fam
 ])
 def test_too_few_criteria_get_a_400_naming_every_accepted_combination(client, indexed, criteria):
     indexed(_jack())
-    status, body = _search(client, **criteria)
+    status, body = api_search(client, **criteria)
     assert status == 400
     assert body == {"message": "the request is not valid", "errors": {"_schema": [IN_WORDS]}}
 
@@ -79,12 +65,12 @@ def test_too_many_still_stops_browsing_by_given_name_date_of_birth_and_postcode_
                     *[dict(given="Oliver", family="Mensah", dob=DOB, gender="male", postcode="LS6 9ZZ")] * 3,
                     *[_jack(dob=years_ago(5), postcode="LS6 9ZZ")] * 3)
     for postcode in ("LS6 9ZZ", district[0]):  # a postcode in the district, or one of the boys' own
-        status, body = _search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male",
+        status, body = api_search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male",
                                postcode=postcode)
         assert status == 200
         assert body == {"results": [], "too_many": True}, postcode
     # Adding the family name singles one out again.
-    _, narrowed = _search(client, given_name="Jack", family_name=FAMILY_NAMES[0], date_of_birth=DOB.isoformat(),
+    _, narrowed = api_search(client, given_name="Jack", family_name=FAMILY_NAMES[0], date_of_birth=DOB.isoformat(),
                           gender="male", postcode=district[0])
     assert narrowed["too_many"] is False
     assert narrowed["results"][0]["cp_id"] == jacks[0]
@@ -94,7 +80,7 @@ def test_too_many_still_stops_browsing_by_given_name_date_of_birth_and_postcode_
 def test_a_shielded_child_is_found_by_given_name_but_its_postcode_never_counts(client, indexed):
     open_child, shielded = indexed(_jack(), _jack(family="Mensah", postcode="M1 1AE", shielded=True))
     for postcode in ("LS6 2AB", "M1 1AE"):
-        _, body = _search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male", postcode=postcode)
+        _, body = api_search(client, given_name="Jack", date_of_birth=DOB.isoformat(), gender="male", postcode=postcode)
         found = {r["cp_id"]: r for r in body["results"]}
         assert set(found) == {open_child, shielded}
         assert found[shielded]["shielded"] is True
