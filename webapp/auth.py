@@ -123,13 +123,15 @@ def audit_refusal(status: int, reason: str, fields: list[str] | None = None) -> 
 
 def _bearer() -> None:
     scheme, _, credential = request.headers["Authorization"].partition(" ")
+    acting_for = (request.headers.get(ACTING_FOR_HEADER) or "").strip().lower()
     try:
         if scheme.lower() != "bearer" or not credential:
             raise NotSignedIn("use 'Authorization: Bearer <token>'", "token_malformed")
-        with sessions().begin() as db:
+        with sessions().begin() as db:  # one transaction: the token, its system and whom it acts for
             token = api_tokens.authenticate(db, credential)
-            user = token.user
-            viewer = viewer_for(user)
+            viewer = viewer_for(token.user)
+            practitioner = api_tokens.acting_practitioner(db, token.user, acting_for) if acting_for else None
+            label = api_tokens.acting_label(practitioner) if practitioner is not None else None
             db.expunge(token)
     except NotSignedIn as exc:
         overflow = _anonymous_overflow()
@@ -140,11 +142,12 @@ def _bearer() -> None:
         raise Refused(401, str(exc), exc.reason) from None
     g.token = token
     g.viewer = viewer  # the system alone, acting for nobody yet: a refusal below is recorded against it
-    _act_for((request.headers.get(ACTING_FOR_HEADER) or "").strip().lower())
+    _act_for(acting_for, label)
 
 
-def _act_for(username: str) -> None:
-    """X-Acting-For must name, by username, an active practitioner this system may act for (403 otherwise).
+def _act_for(username: str, label: str | None) -> None:
+    """X-Acting-For must name, by username, an active practitioner this system may act for (403 otherwise);
+    ``label`` is how that practitioner is recorded, None when the name is not one.
 
     Only then does the viewer record that practitioner (name and username) as on_behalf_of, and the
     usage limits count against them (g.acting_for).
@@ -152,11 +155,7 @@ def _act_for(username: str) -> None:
     if not username:
         raise Refused(400, f"every API request must name the practitioner it acts for, by their username, in the "
                            f"{ACTING_FOR_HEADER} header", "acting_for_missing", {ACTING_FOR_HEADER: ["is required"]})
-    with sessions()() as db:
-        client = db.get(User, g.token.user_id)
-        practitioner = api_tokens.acting_practitioner(db, client, username)
-        label = api_tokens.acting_label(practitioner) if practitioner is not None else None
-    if practitioner is None:
+    if label is None:
         raise Refused(403, f"{ACTING_FOR_HEADER} does not name an active practitioner this system may act for "
                            "(of its own organisation, or of its own authority's)", "acting_for_unknown",
                       {ACTING_FOR_HEADER: ["is not a practitioner this system may act for"]})
