@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
     TypeDecorator, UniqueConstraint, func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -16,6 +16,10 @@ CHILD_STATUSES = ("active", "archived", "merged", "deleted")
 ORG_KINDS = ("local_authority", "school", "gp_practice", "service")
 NAME_KINDS = ("primary", "alias", "previous", "source")
 SENSITIVE_CATEGORIES = ("sexual_health", "mental_health", "substance_misuse")
+# How a source record came to belong to its child: it made the child, linkage joined it automatically, a
+# reviewer merged it, or an administrator moved it.
+LINK_DECISIONS = ("created", "auto", "reviewed", "manual")
+REVIEW_STATUSES = ("open", "merged", "different", "skipped")
 SHIELDING_REASONS = ("risk_of_harm", "domestic_abuse", "adoption", "witness_protection", "court_order", "other")
 
 class UTCDateTime(TypeDecorator):
@@ -92,6 +96,9 @@ class Child(Base):
     # Made up by `contactpoint demo-data`; cleared as soon as any source feed writes to the child.
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
+    # Optional strong identifiers, validated (analyzers.identifiers) and derived from source records.
+    nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    upn: Mapped[str | None] = mapped_column(String(13), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 
@@ -184,9 +191,116 @@ class SourceRecord(Base):
     source_record_id: Mapped[str] = mapped_column(String(100))
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict] = mapped_column(JSON)  # the validated fields, as JSON
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
+    # Copied out of the payload so linkage finds a record by identifier without reading every payload.
+    nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    upn: Mapped[str | None] = mapped_column(String(13), index=True)
+    # The link: how this record came to its child, the match weight and each field's contribution
+    # (so every link can be explained), and the linkage model that decided it.
+    link_decision: Mapped[str] = mapped_column(String(10), default="created")
+    match_weight: Mapped[float | None] = mapped_column(Float)
+    link_contributions: Mapped[dict | None] = mapped_column(JSON)
+    linkage_model: Mapped[str | None] = mapped_column(String(60))
+    # The child this record made or first joined: unmerge gives it back to that child.
+    origin_child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
+
+
+class ChildAddress(Base):
+    """Every address a source gave for a child, kept when the child moves (linkage compares with all of them)."""
+    __tablename__ = "child_addresses"
+    __table_args__ = (UniqueConstraint("child_id", "source_record_id", "postcode", "address_line_1",
+                                       name="uq_child_addresses"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+    address_line_1: Mapped[str | None] = mapped_column(String(200))
+    address_line_2: Mapped[str | None] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class ReviewItem(Base):
+    """A feed row that may be a child already known: it made a new child, which waits here for a person."""
+    __tablename__ = "linkage_review_items"
+    __table_args__ = (CheckConstraint(f"status IN {REVIEW_STATUSES}", name="ck_linkage_review_items_status"),
+                      Index("ix_linkage_review_items_status", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    source_record_id: Mapped[int | None] = mapped_column(ForeignKey("source_records.id"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    linkage_model: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The candidate a "same child" decision merged with.
+    merged_with_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
+    # Bumped by every decision: two people deciding at once get one winner and one conflict.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    candidates: Mapped[list["ReviewCandidate"]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="ReviewCandidate.match_weight.desc()")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReviewCandidate(Base):
+    """A child the review item's row may be, with the weight and per-field contributions that say why."""
+    __tablename__ = "linkage_review_candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("linkage_review_items.id", ondelete="CASCADE"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    match_weight: Mapped[float] = mapped_column(Float)
+    contributions: Mapped[dict] = mapped_column(JSON)
+
+    item: Mapped[ReviewItem] = relationship(back_populates="candidates")
+
+
+class NonMatch(Base):
+    """Two children a reviewer said are different: the pair is never proposed again."""
+    __tablename__ = "linkage_non_matches"
+
+    low_child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), primary_key=True)
+    high_child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), primary_key=True)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class ChildMerge(Base):
+    """One merge, with what it moved, so unmerge can give each child back what was its own."""
+    __tablename__ = "child_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    # {"source_records": [...], "involvements": [...], "names": [...], "carers": [...],
+    #  "shielded": {"survivor": bool, "merged": bool}, "shielding_reason": {...}}
+    moved: Mapped[dict] = mapped_column(JSON)
+    review_item_id: Mapped[int | None] = mapped_column(ForeignKey("linkage_review_items.id"))
+    merged_by: Mapped[str] = mapped_column(String(100))
+    merged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    unmerged_by: Mapped[str | None] = mapped_column(String(100))
+    unmerged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkageModelRow(Base):
+    """A version of a record-linkage model (levels, m and u, term frequencies, thresholds); one is active."""
+    __tablename__ = "linkage_models"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_linkage_models_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class ChangeLog(Base):

@@ -21,7 +21,7 @@ from .models import (
 )
 
 CHILD_FIELDS = ("given_name", "middle_names", "family_name", "date_of_birth", "gender",
-                "address_line_1", "address_line_2", "town", "postcode")
+                "address_line_1", "address_line_2", "town", "postcode", "nhs_number", "upn")
 
 
 class RegistryError(ValueError):
