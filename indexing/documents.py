@@ -41,6 +41,8 @@ class ChildRecord:
     shielded: bool
     status: str
     updated_at: dt.datetime | None
+    nhs_number: str | None
+    upn: str | None
     local_authority: Authority | None
     names: list[NameRecord] = field(default_factory=list)
 
@@ -51,10 +53,11 @@ def load_children(session: Session, child_ids: Iterable[int]) -> list[ChildRecor
         return []
     rows = session.execute(
         select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name, Child.date_of_birth,
-               Child.gender, Child.postcode, Child.shielded, Child.status, Child.updated_at, Organisation.code)
+               Child.gender, Child.postcode, Child.shielded, Child.status, Child.updated_at, Child.nhs_number,
+               Child.upn, Organisation.code)
         .outerjoin(Organisation, Child.local_authority_id == Organisation.id)
         .where(Child.id.in_(ids)))
-    children = {row[0]: ChildRecord(*row[:11], local_authority=Authority(row[11]) if row[11] else None)
+    children = {row[0]: ChildRecord(*row[:13], local_authority=Authority(row[13]) if row[13] else None)
                 for row in rows}
     names = session.execute(select(ChildName.child_id, ChildName.given_name, ChildName.middle_names,
                                    ChildName.family_name, ChildName.kind)
@@ -108,6 +111,9 @@ def build_document(child: Child) -> dict:
         "dob_year_month": dob.strftime("%Y-%m"),
         "dob_year": str(dob.year),
         "gender": child.gender,
+        # Identity, not location: a shielded child is found by its identifiers like by its current name.
+        "nhs_number": child.nhs_number,
+        "upn": child.upn,
         "postcode": postcode,
         "outward_code": outward_code(postcode),
         "local_authority_code": child.local_authority.code if child.local_authority else None,

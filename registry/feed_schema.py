@@ -5,7 +5,9 @@ import datetime as dt
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from .fields import Flag, GenderField, IsoDate, Name, PostcodeField, Text, birth_date_of_a_child, printable
+from .fields import (
+    Flag, GenderField, IsoDate, Name, NhsNumberField, PostcodeField, Text, UpnField, birth_date_of_a_child, printable,
+)
 from .models import SENSITIVE_CATEGORIES
 
 CARER_COLUMNS = ("carer_given_name", "carer_family_name", "carer_relationship",
@@ -31,6 +33,8 @@ class FeedRowSchema(Schema):
     town = Text(100)
     postcode = PostcodeField()
     la_code = Text(20)
+    nhs_number = NhsNumberField()
+    upn = UpnField()
     school_code = Text(20)
     school_name = Text()
     gp_practice_code = Text(20)

@@ -6,7 +6,9 @@ import unicodedata
 
 from marshmallow import ValidationError, fields, validate
 
-from analyzers import clock, name_problem, normalise_postcode
+from analyzers import (
+    clock, name_problem, nhs_number_problem, normalise_nhs_number, normalise_postcode, normalise_upn, upn_problem,
+)
 from analyzers.dates import parse_iso_date
 
 from .models import GENDERS
@@ -75,3 +77,25 @@ class GenderField(fields.String):
         if gender not in GENDERS:
             raise ValidationError(f"must be one of {', '.join(GENDERS)}")
         return gender
+
+
+class NhsNumberField(fields.String):
+    """An NHS number: 10 digits (spaces and hyphens of the printed form dropped) whose modulus-11 check holds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = normalise_nhs_number(super()._deserialize(value, attr, data, **kwargs))
+        problem = nhs_number_problem(number)
+        if problem:
+            raise ValidationError(problem)
+        return number
+
+
+class UpnField(fields.String):
+    """A unique pupil number: 13 characters in capitals whose check letter holds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        upn = normalise_upn(super()._deserialize(value, attr, data, **kwargs))
+        problem = upn_problem(upn)
+        if problem:
+            raise ValidationError(problem)
+        return upn

@@ -6,7 +6,8 @@ which ContactPoint's always is -- needs a given name, family name and date of bi
 date of birth, gender and postcode, or a given name, date of birth, gender and postcode. Each
 combination below is the least that is enough; anything that includes one is enough too (a family
 name, date of birth, gender and postcode includes "family name and date of birth"). A ContactPoint ID
-stands alone, as an NHS number does in PDS.
+stands alone. An NHS number or a unique pupil number goes with a date of birth, as in PDS's cross-check
+trace: a check digit catches most slips, not a valid number that is someone else's.
 
 What any of them may return is still bounded by the query (some name must agree, so a date of birth
 or postcode alone never makes a candidate) and by the "too many matches" rule.
@@ -20,10 +21,13 @@ MINIMUM_COMBINATIONS: tuple[tuple[str, ...], ...] = (
     ("family_name", "date_of_birth"),
     ("family_name", "birth_year"),
     ("given_name", "date_of_birth", "gender", "postcode"),
+    ("nhs_number", "date_of_birth"),
+    ("upn", "date_of_birth"),
     ("cp_id",),
 )
 IN_WORDS = {"family_name": "family name", "given_name": "given name", "date_of_birth": "date of birth",
-            "birth_year": "year of birth", "gender": "gender", "postcode": "postcode", "cp_id": "ContactPoint ID"}
+            "birth_year": "year of birth", "gender": "gender", "postcode": "postcode", "cp_id": "ContactPoint ID",
+            "nhs_number": "NHS number", "upn": "unique pupil number"}
 
 
 def _given(criteria: Mapping, key: str) -> bool:

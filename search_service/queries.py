@@ -10,6 +10,10 @@ Location clauses only ever count for children whose location the caller may see
 same scope decides which names count: inside it every name a child is known by (aliases,
 previous and source names), outside it only the current name, so a shielded child's previous
 name never leads to its current one.
+
+An NHS number or UPN is identity, not location: it matches inside and outside the scope alike. It
+counts only beside an agreeing date of birth (when one was given), and only that pair makes a child
+"certain" on its own, so a mistyped number that happens to be a stranger's cannot pull the stranger in.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from .profiles import RelevanceProfile
 
 # Strongest first within each group: the first matched clause names the reason.
 GROUPS = {
+    "identifier": ("nhs_number", "upn"),
     "family": ("family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
                "family_garbled"),
     "given": ("given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_swapped",
@@ -33,6 +38,8 @@ GROUPS = {
 }
 REASONS = {
     "cp_id": "ContactPoint ID",
+    "nhs_number": "NHS number",
+    "upn": "unique pupil number",
     "family_exact": "family name",
     "family_variant": "family name is a known variant spelling",
     "family_part": "part of the family name",
@@ -79,6 +86,8 @@ class Criteria:
     gender: str | None = None
     postcode: str | None = None
     cp_id: str | None = None
+    nhs_number: str | None = None      # normalised and check-digit valid (analyzers.identifiers)
+    upn: str | None = None
 
 
 def _clause(name: str, query: dict, profile: RelevanceProfile) -> dict:
@@ -204,6 +213,31 @@ def dob_group(criteria: Criteria, profile: RelevanceProfile) -> dict | None:
     return None
 
 
+def _dob_agreement(criteria: Criteria) -> dict | None:
+    """The date of birth exactly as given (or the year and month given): what an identifier must stand beside."""
+    if criteria.date_of_birth is not None:
+        return {"term": {"date_of_birth": criteria.date_of_birth.isoformat()}}
+    if criteria.birth_year is not None and criteria.birth_month:
+        return {"term": {"dob_year_month": f"{criteria.birth_year:04d}-{criteria.birth_month:02d}"}}
+    if criteria.birth_year is not None:
+        return {"term": {"dob_year": str(criteria.birth_year)}}
+    return None
+
+
+def identifier_group(criteria: Criteria, profile: RelevanceProfile) -> dict | None:
+    """An NHS number or UPN that agrees, beside the date of birth given: a slip that happens to be another
+    child's valid number finds nobody unless that child shares the date of birth too. Never scoped: identity."""
+    dob = _dob_agreement(criteria)
+
+    def beside_dob(field: str, value: str | None) -> dict | None:
+        if not value:
+            return None
+        term = {"term": {field: value}}
+        return term if dob is None else {"bool": {"filter": [term, dob]}}
+    return _named_group([("nhs_number", beside_dob("nhs_number", criteria.nhs_number)),
+                         ("upn", beside_dob("upn", criteria.upn))], profile)
+
+
 def location_group(postcode: str | None, location_scope: dict | None, profile: RelevanceProfile) -> dict | None:
     postcode = normalise_postcode(postcode)
     if not postcode:
@@ -238,7 +272,8 @@ def locatable_marker(location_scope: dict | None) -> dict | None:
 def max_score(criteria: Criteria, profile: RelevanceProfile, with_location: bool = True) -> float:
     """The score of a child agreeing exactly on every criterion given (to grade by ratio).
 
-    ``with_location=False``: for a child location criteria may not count for.
+    ``with_location=False``: for a child location criteria may not count for. Identifiers stay out: a child
+    whose record lacks the number given is graded by the rest, and one whose number agrees is graded apart.
     """
     w = profile.weights
     total = 0.0
@@ -271,18 +306,21 @@ def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dic
     names = [g for g in (
         family_group(criteria.family_name, profile, location_scope, evidence) if criteria.family_name else None,
         given_group(criteria.given_name, profile, location_scope, evidence) if criteria.given_name else None) if g]
+    # An identifier beside its date of birth lets a child in as a name does (a name may have changed).
+    identifier = identifier_group(criteria, profile)
+    gate = names + ([identifier] if identifier else [])
     evidence = [g for g in (
         dob_group(criteria, profile),
         _named_group([("gender", {"term": {"gender": criteria.gender}})], profile) if criteria.gender else None,
         location_group(criteria.postcode, location_scope, profile),
     ) if g is not None]
-    # Scores nothing, so it joins "should" only beside a name gate (alone it would satisfy minimum_should_match).
-    marker = locatable_marker(location_scope) if names else None
-    # Some name must agree: a date of birth or a postcode alone never makes a candidate.
-    must = [{"bool": {"should": names, "minimum_should_match": 1}}] if names else []
+    # Scores nothing, so it joins "should" only beside a gate (alone it would satisfy minimum_should_match).
+    marker = locatable_marker(location_scope) if gate else None
+    # Some name (or an identifier) must agree: a date of birth or a postcode alone never makes a candidate.
+    must = [{"bool": {"should": gate, "minimum_should_match": 1}}] if gate else []
     return {
         "query": {"bool": {"must": must, "should": evidence + ([marker] if marker else []), "filter": filters,
-                           "minimum_should_match": 0 if names else 1}},
+                           "minimum_should_match": 0 if gate else 1}},
         # Candidates below the profile's minimum never leave Elasticsearch, and are not counted. The
         # minimum leaves location out whenever some children may not be located, so a postcode can
         # never push one of them out.
@@ -313,6 +351,12 @@ def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, mat
     """certain / probable / possible, in the spirit of FHIR Patient $match."""
     if "cp_id" in matched:
         return "certain"
+    identifiers = matched.intersection(GROUPS["identifier"])
+    if identifiers:
+        if "dob_exact" in matched:  # the number and the full date of birth agree: PDS's own cross-check
+            return "certain"
+        # Without a full date of birth beside it the number proves nothing more than the rest (it may be mistyped).
+        score -= max(profile.weights[name] for name in identifiers)
     ceiling = max_score(criteria, profile, with_location=location_counts)
     ratio = score / ceiling if ceiling else 0.0
     if ratio >= profile.thresholds["certain"]:

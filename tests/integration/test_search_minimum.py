@@ -10,7 +10,8 @@ from .helpers import api_search, years_ago
 
 DOB = years_ago(9, day=4)
 IN_WORDS = ("give at least one of: family name and given name; family name and date of birth; family name and year "
-            "of birth; given name, date of birth, gender and postcode; ContactPoint ID")
+            "of birth; given name, date of birth, gender and postcode; NHS number and date of birth; unique pupil "
+            "number and date of birth; ContactPoint ID")
 FAMILY_NAMES = ("Adams", "Baker", "Clarke", "Davies", "Evans", "Foster", "Green", "Hughes", "Irving", "Jones",
                 "Kelly", "Lewis", "Morgan", "Norris", "Owens", "Parker")
 
@@ -108,4 +109,6 @@ def test_the_openapi_document_lists_the_same_combinations(app):
     rules = document(app)["components"]["schemas"]["Search"]["allOf"][0]["anyOf"]
     assert rules == [{"required": ["family_name", "given_name"]}, {"required": ["family_name", "date_of_birth"]},
                      {"required": ["family_name", "birth_year"]},
-                     {"required": ["given_name", "date_of_birth", "gender", "postcode"]}, {"required": ["cp_id"]}]
+                     {"required": ["given_name", "date_of_birth", "gender", "postcode"]},
+                     {"required": ["nhs_number", "date_of_birth"]}, {"required": ["upn", "date_of_birth"]},
+                     {"required": ["cp_id"]}]

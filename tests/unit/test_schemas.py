@@ -65,7 +65,7 @@ def test_search_needs_a_minimum_set_of_criteria():
 def test_the_minimum_message_names_every_accepted_combination():
     assert MINIMUM_CRITERIA == ("give at least one of: family name and given name; family name and date of birth; "
                                 "family name and year of birth; given name, date of birth, gender and postcode; "
-                                "ContactPoint ID")
+                                "NHS number and date of birth; unique pupil number and date of birth; ContactPoint ID")
 
 
 def test_pds_alternative_without_a_family_name_is_accepted_and_nothing_less():

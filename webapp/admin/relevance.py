@@ -27,7 +27,7 @@ from ..extensions import es_client, sessions
 bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
 
 WEIGHT_GROUPS = (("family", "Family name"), ("given", "Given name"), ("dob", "Date of birth"),
-                 ("gender", "Gender"), ("location", "Postcode"))
+                 ("gender", "Gender"), ("location", "Postcode"), ("identifier", "NHS number or UPN"))
 WEIGHT_LABELS = {name: REASONS[name][0].upper() + REASONS[name][1:] for name in WEIGHT_NAMES} | {
     "family_exact": "The same family name", "given_exact": "The same given name",
     "dob_exact": "The same date of birth", "gender": "The same gender", "postcode": "The same postcode"}

@@ -12,21 +12,24 @@ from analyzers import clock
 from ..auth import ACTING_FOR, Refused, current_viewer, require
 from ..limiting import search_limited, view_limited
 from ..schemas import InvolvementSchema, PurposeSchema, SearchSchema
+from ..review_service import merged_records
 from ..services import (
-    RecordNotFound, end_involvement, flag_info_to_share, register_involvement, search_children, view_child,
+    RecordNotFound, end_involvement, flag_info_to_share, register_involvement, search_children, survivor_of,
+    view_child,
 )
 
 bp = Blueprint("pages", __name__)
 
 FORM_FIELDS = ("given_name", "family_name", "dob-day", "dob-month", "dob-year", "gender", "postcode", "cp_id",
-               "on_behalf_of")
+               "nhs_number", "on_behalf_of")
 HOMES = (("search", "pages.search_form"), ("review_audit", "review.events"),
          ("manage_relevance", "relevance_admin.profiles"))
 
 
 def criteria_from_form(form: dict) -> tuple[dict, dict]:
     """Search criteria from the form (date of birth as day, month, year; or a year, or a month and year)."""
-    data = {name: form[name] for name in ("given_name", "family_name", "gender", "postcode", "cp_id") if form[name]}
+    data = {name: form[name] for name in ("given_name", "family_name", "gender", "postcode", "cp_id", "nhs_number")
+            if form[name]}
     day, month, year = form["dob-day"], form["dob-month"], form["dob-year"]
     if not (day or month or year):
         return data, {}
@@ -87,6 +90,10 @@ def search():
 @bp.get("/children/<cp_id>")
 def purpose_prompt(cp_id: str):
     viewer, _ = require("view_record")
+    survivor = survivor_of(viewer, cp_id, channel="page")
+    if survivor is not None:  # a merged child's ID leads to the child it was merged into
+        session["notice"] = f"{cp_id} was merged into {survivor}: this is that child's record."
+        return redirect(url_for("pages.purpose_prompt", cp_id=survivor, **request.args))
     return _page("purpose.html", viewer=viewer, cp_id=cp_id, purposes=PURPOSES, errors={},
                  on_behalf_of=request.args.get("on_behalf_of", ""))
 
@@ -116,7 +123,11 @@ def record(cp_id: str):
         return _not_found(viewer)
     owner = (child["local_authority"] or {}).get("code")
     can_shield = policy.may("set_shielding") and policy.acts_for_authority(owner)
-    return _page("record.html", viewer=viewer, child=child, purpose=PURPOSES[purpose], can_shield=can_shield)
+    can_merge = policy.may("merge_children") and policy.acts_for_authority(owner) and child["status"] == "active"
+    if child.get("merged_from"):
+        session["notice"] = f"{child['merged_from']} was merged into {child['cp_id']}: this is that child's record."
+    return _page("record.html", viewer=viewer, child=child, purpose=PURPOSES[purpose], can_shield=can_shield,
+                 can_merge=can_merge, merged=merged_records(viewer, child["cp_id"]) if can_merge else [])
 
 
 INVOLVEMENT_FIELDS = ("role", "phone", "email", "start-day", "start-month", "start-year", "sensitive_category")
