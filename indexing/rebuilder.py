@@ -19,7 +19,7 @@ from registry import checkpoints
 
 from .admin import IndexingError, install_template, new_index_name, swap_alias, template_body
 from .documents import build_document, load_children
-from .sync import catch_up, worker_name
+from .sync import NOT_INDEXED, catch_up, worker_name
 
 CHUNK = 2000
 # Renewed at every catch-up batch and before the swap; if the rebuild dies, followers resume after it.
@@ -35,7 +35,7 @@ def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
         # (on SQLite that would hold the write lock) while Elasticsearch works.
         with sessions() as session:
             children = load_children(session, chunk)
-        for child in children:
+        for child in (c for c in children if c.status not in NOT_INDEXED):
             yield {"_op_type": "index", "_index": index, "_id": child.cp_id, "version": chunk[child.id],
                    "version_type": "external", "_source": build_document(child)}
 

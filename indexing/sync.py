@@ -41,6 +41,8 @@ LEASE_SECONDS = 30.0
 # The wait before retrying a transient failure: half a second, plus full jitter over a window that
 # doubles with each failure in a row (0.5 s, 1 s, 2 s, ... up to 29.5 s), so followers do not retry in step.
 BACKOFF = wait_fixed(0.5) + wait_random_exponential(multiplier=0.5, max=29.5)
+# Children with no document: a merged child is found as the child it was merged into (unmerge brings it back).
+NOT_INDEXED = ("merged",)
 
 
 @dataclass
@@ -59,9 +61,10 @@ def _actions_for(session, index: str, versions: dict[int, int]
     actions, failed, owners = [], {}, {}
     for child_id, version in versions.items():
         child = children.get(child_id)
-        if child is None:
-            cp_id = purged_ids.get(child_id)
-            if cp_id:  # purged from the database: its document leaves the index too
+        if child is None or child.status in NOT_INDEXED:
+            # Purged from the database, or merged into another child: its document leaves the index too.
+            cp_id = child.cp_id if child is not None else purged_ids.get(child_id)
+            if cp_id:
                 actions.append({"_op_type": "delete", "_index": index, "_id": cp_id, "version": version,
                                 "version_type": "external"})
                 owners[cp_id] = child_id
@@ -71,7 +74,7 @@ def _actions_for(session, index: str, versions: dict[int, int]
         except Exception as exc:  # one bad record must not stop the batch
             failed[child_id] = (child.cp_id, f"document could not be built: {type(exc).__name__}: {exc}")
             continue
-        # Archived and merged children stay indexed with their status; the visibility filter hides them.
+        # Archived children stay indexed with their status; the visibility filter hides them.
         actions.append({"_op_type": "index", "_index": index, "_id": child.cp_id, "version": version,
                         "version_type": "external", "_source": source})
         owners[child.cp_id] = child_id

@@ -21,6 +21,7 @@ from registry.models import Child
 
 from .admin import IndexingError, live_index
 from .documents import build_document, load_children
+from .sync import NOT_INDEXED
 
 CHUNK = 1000
 
@@ -44,11 +45,12 @@ def document_hash(document: dict) -> str:
 
 
 def _database_side(sessions: sessionmaker) -> Iterator[tuple[str, int, str]]:
-    """(cp_id, child_id, hash) for every child, in cp_id order (no transaction held between chunks)."""
+    """(cp_id, child_id, hash) for every indexed child, in cp_id order (no transaction held between chunks)."""
     last = ""
     while True:
         with sessions() as session:
-            rows = session.execute(select(Child.cp_id, Child.id).where(Child.cp_id > last)
+            rows = session.execute(select(Child.cp_id, Child.id).where(Child.cp_id > last,
+                                                                       Child.status.not_in(NOT_INDEXED))
                                    .order_by(Child.cp_id).limit(CHUNK)).all()
             children = {c.id: c for c in load_children(session, [child_id for _, child_id in rows])}
         if not rows:

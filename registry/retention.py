@@ -15,10 +15,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Carer, Child, ChildName, Involvement, SourceRecord
+from .models import (
+    Carer, Child, ChildMerge, ChildName, Involvement, NonMatch, ReviewCandidate, ReviewItem, SourceRecord,
+)
 from .writes import log_change
 
 ADULT_AGE = 18
@@ -116,6 +118,7 @@ def purge_expired(session: Session, today: dt.date, retention_years: int) -> lis
             survivor.merged_into_id = None
             log_change(session, survivor, "merge_target_purged")
         session.flush()
+        _forget_linkage(session, ids)
         # Explicit statements rather than ORM cascades: five statements per batch, and the same
         # result on SQLite and PostgreSQL whatever the database-level ON DELETE rules do.
         for model in (ChildName, Carer, Involvement):
@@ -127,6 +130,32 @@ def purge_expired(session: Session, today: dt.date, retention_years: int) -> lis
         for child in due:
             session.expunge(child)  # its collections were deleted above; the ORM must not touch them
     return purged
+
+
+def _forget_linkage(session: Session, ids: list[int]) -> None:
+    """Linkage rows about purged children (review items and candidates, non-matches, merges) go with them,
+    and other rows stop pointing at them or their source records; an open item left without candidates goes."""
+    quiet = {"synchronize_session": False}
+    records = select(SourceRecord.id).where(SourceRecord.child_id.in_(ids))
+    their_items = select(ReviewItem.id).where(ReviewItem.child_id.in_(ids))
+    offering_them = list(session.scalars(select(ReviewCandidate.item_id).where(ReviewCandidate.child_id.in_(ids))))
+    session.execute(delete(ReviewCandidate).where(ReviewCandidate.child_id.in_(ids)
+                                                  | ReviewCandidate.item_id.in_(their_items)), execution_options=quiet)
+    session.execute(delete(ChildMerge).where(ChildMerge.survivor_id.in_(ids) | ChildMerge.merged_id.in_(ids)),
+                    execution_options=quiet)
+    session.execute(delete(NonMatch).where(NonMatch.low_child_id.in_(ids) | NonMatch.high_child_id.in_(ids)),
+                    execution_options=quiet)
+    session.execute(update(ChildMerge).where(ChildMerge.review_item_id.in_(their_items)).values(review_item_id=None),
+                    execution_options=quiet)
+    session.execute(update(ReviewItem).where(ReviewItem.merged_with_id.in_(ids)).values(merged_with_id=None),
+                    execution_options=quiet)
+    session.execute(update(ReviewItem).where(ReviewItem.source_record_id.in_(records)).values(source_record_id=None),
+                    execution_options=quiet)
+    session.execute(update(SourceRecord).where(SourceRecord.origin_child_id.in_(ids)).values(origin_child_id=None),
+                    execution_options=quiet)
+    left_empty = ReviewItem.id.in_(offering_them) & (ReviewItem.status == "open") & ~exists().where(
+        ReviewCandidate.item_id == ReviewItem.id)
+    session.execute(delete(ReviewItem).where(ReviewItem.child_id.in_(ids) | left_empty), execution_options=quiet)
 
 
 def _details(today: dt.date, retention_years: int, cp_ids: list[str]) -> dict:
