@@ -13,8 +13,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -24,8 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import writes
+from . import bulk, survivorship, writes
 from .feed_schema import COLUMNS, REQUIRED_COLUMNS, FeedRowSchema
+from .linkage.linker import LinkDecision, Linker
+from .linkage.store import active_model
 from .models import Child, SourceRecord
 
 SOURCE_NAME_MAX = 50
@@ -46,10 +48,17 @@ class RowResult:
     outcome: str
     cp_id: str | None = None
     errors: dict = field(default_factory=dict)
+    match_weight: float | None = None                              # "linked": the weight of the link
+    candidates: list[dict] = field(default_factory=list)          # "review": the children it may be
 
     def to_json(self) -> str:
-        return json.dumps({"row": self.row, "source_record_id": self.source_record_id, "outcome": self.outcome,
-                           "cp_id": self.cp_id, "errors": self.errors}, ensure_ascii=False)
+        line = {"row": self.row, "source_record_id": self.source_record_id, "outcome": self.outcome,
+                "cp_id": self.cp_id, "errors": self.errors}
+        if self.match_weight is not None:
+            line["match_weight"] = self.match_weight
+        if self.candidates:
+            line["candidates"] = self.candidates
+        return json.dumps(line, ensure_ascii=False)
 
 
 @dataclass
@@ -222,32 +231,32 @@ def _payload(data: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in data.items()}
 
 
-def apply_row(session: Session, source: str, data: dict, rng: random.Random | None = None) -> tuple[str, Child]:
-    """Apply one validated row; returns (outcome, child)."""
+def _record_columns(source: str, data: dict, decision: LinkDecision | None, model: str | None, link: str) -> dict:
+    """The source record's own columns: what it said, and how it came to its child."""
+    best = decision.best if decision else None
+    return {"source": source, "source_record_id": data["source_record_id"], "content_hash": content_hash(data),
+            "payload": _payload(data), "nhs_number": data.get("nhs_number"), "upn": data.get("upn"),
+            "link_decision": link, "match_weight": round(best.weight, 2) if best else None,
+            "link_contributions": best.contributions if best else None, "linkage_model": model}
+
+
+def _update(session: Session, record: SourceRecord, data: dict) -> tuple[str, Child]:
+    child = session.get(Child, record.child_id)
     digest = content_hash(data)
-    record = session.scalar(select(SourceRecord).where(SourceRecord.source == source,
-                                                       SourceRecord.source_record_id == data["source_record_id"]))
-    child_fields = {k: data.get(k) for k in writes.CHILD_FIELDS}
-    child_fields["gender"] = child_fields["gender"] or "unknown"
-    if record is not None:
-        child = session.get(Child, record.child_id)
-        if record.content_hash == digest:
-            return "unchanged", child
-        writes.update_child(session, child, la_code=data.get("la_code"), **child_fields)
-        writes.remove_source_details(session, child, record)
-        child.synthetic = False      # a source sent this child: it may be real now
-        record.content_hash, record.payload = digest, _payload(data)
-        outcome = "updated"
-    else:
-        # Linking a source record to an existing child comes with record linkage; for now each is new.
-        child = writes.create_child(session, la_code=data.get("la_code"), rng=rng, **child_fields)
-        record = SourceRecord(source=source, source_record_id=data["source_record_id"], child_id=child.id,
-                              content_hash=digest, payload=_payload(data))
-        session.add(record)
-        session.flush()
-        outcome = "created"
+    if record.content_hash == digest:
+        return "unchanged", child
+    before = (record.payload.get("given_name"), record.payload.get("middle_names"), record.payload.get("family_name"))
+    writes.remove_source_details(session, child, record)
+    record.content_hash, record.payload = digest, _payload(data)
+    record.nhs_number, record.upn = data.get("nhs_number"), data.get("upn")
+    known = {(n.given_name, n.middle_names, n.family_name) for n in child.names if n.kind != "primary"}
+    if before != (data["given_name"], data.get("middle_names"), data["family_name"]) and before not in known:
+        # The source changed the name: the old one stays searchable as a previous name.
+        writes.add_name(session, child, "previous", before[0], before[2], before[1])
     _apply_details(session, child, record, data)
-    return outcome, child
+    survivorship.rederive(session, child)
+    child.synthetic = False      # a source sent this child: it may be real now
+    return "updated", child
 
 
 def _apply_details(session: Session, child: Child, record: SourceRecord, data: dict) -> None:
@@ -286,47 +295,134 @@ def _flat_errors(messages) -> dict[str, list[str]]:
 
 def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
               on_result: Callable[[RowResult], None] = lambda r: None,
-              on_bytes: Callable[[int], None] = lambda n: None, batch_size: int = 500) -> LoadSummary:
-    """Load every row; ``on_result`` is called for each row once its batch is committed."""
+              on_bytes: Callable[[int], None] = lambda n: None, batch_size: int = 500,
+              linker: Linker | None = None) -> LoadSummary:
+    """Load every row; ``on_result`` is called for each row once its batch is committed.
+
+    New rows are linked by ``linker`` (by default the active linkage model, with candidates from
+    exact identifiers and the rows of this load only: the caller passes one with an index finder).
+    """
     if not source or len(source) > SOURCE_NAME_MAX or not source.replace("-", "").replace("_", "").isalnum():
         raise FeedError(f"source: {source!r} must be 1-{SOURCE_NAME_MAX} letters, digits, '-' or '_'")
     schema = FeedRowSchema()
     summary = LoadSummary()
-    pending: list[RowResult] = []
-
-    def flush(session: Session) -> None:
-        session.commit()
-        for result in pending:
-            summary.add(result)
-            on_result(result)
-        pending.clear()
+    batch: list[tuple[RowResult, dict | None]] = []
 
     session = sessions()
+
+    def flush() -> None:
+        _apply_batch(session, source, batch, linker, model, organisations)
+        session.commit()
+        for result, _ in batch:
+            summary.add(result)
+            on_result(result)
+        batch.clear()
+
     try:
+        linker = linker or Linker(active_model(session))
+        model = linker.model.label
+        organisations = bulk.Organisations(session)
         for number, raw in enumerate(read_rows(stream, fmt, on_bytes), start=1):
             source_record_id = raw.get("source_record_id") if isinstance(raw, dict) else None
             result = RowResult(number, source_record_id if isinstance(source_record_id, str) else None, "rejected")
+            data = None
             if isinstance(raw, Exception):
                 result.errors = {"_row": [str(raw)]}
             else:
                 try:
                     data = schema.load(raw)
-                    with session.begin_nested():
-                        result.outcome, child = apply_row(session, source, data)
-                        result.cp_id = child.cp_id
                 except ValidationError as exc:
                     result.errors = _flat_errors(exc.messages)
-                except writes.RegistryError as exc:
-                    result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
-                except IntegrityError as exc:
-                    result.outcome, result.errors = "rejected", {"_row": [f"conflicts with stored data: {exc.orig}"]}
-            pending.append(result)
-            if len(pending) >= batch_size:
-                flush(session)
-        flush(session)
+            batch.append((result, data))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
     except BaseException:
         session.rollback()  # the uncommitted batch is dropped whole and will load on a re-run
         raise
     finally:
         session.close()
     return summary
+
+
+def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dict | None]], linker: Linker,
+                 model: str, organisations: bulk.Organisations) -> None:
+    """Link and apply a batch of validated rows.
+
+    New children are written together (registry/bulk.py); a row that joins a child or updates a
+    record it sent before goes through the registry one at a time, each in its own savepoint, so a
+    row the registry refuses is rejected alone.
+    """
+    valid = [(result, data) for result, data in batch if data is not None]
+    ids = [data["source_record_id"] for _, data in valid]
+    records = {r.source_record_id: r for r in session.scalars(select(SourceRecord).where(
+        SourceRecord.source == source, SourceRecord.source_record_id.in_(ids)))} if ids else {}
+    held = set(records)
+    seen = set(held)
+    new, later = [], []
+    for result, data in valid:  # the first of a record ID not held is new; any repeat updates it
+        if data["source_record_id"] in seen:
+            later.append((result, data))
+            continue
+        try:
+            bulk.involvement_of(data)  # refused before anything of the row is written
+        except writes.RegistryError as exc:
+            result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
+            continue
+        new.append((result, data))
+        seen.add(data["source_record_id"])
+    linker.prepare(session, [data for _, data in new])
+    creating: list[tuple[RowResult, dict, LinkDecision, int]] = []
+    linking: list[tuple[RowResult, dict, LinkDecision]] = []
+    for index, (result, data) in enumerate(new):
+        decision = linker.decide(session, index, data)
+        if decision.outcome == "link":
+            linking.append((result, data, decision))
+            linker.remember(decision.best.child_id, decision.best.cp_id, data)
+        else:
+            placeholder = -(len(creating) + 1)  # until the batch's children are inserted
+            creating.append((result, data, decision, placeholder))
+            linker.remember(placeholder, None, data)
+    made = bulk.create_children(session, [bulk.NewChild(
+        source, data, _record_columns(source, data, decision if decision.outcome == "review" else None, model,
+                                      "created"),
+        review=decision.candidates if decision.outcome == "review" else [], model=model)
+        for _, data, decision, _ in creating], organisations)
+    real = {placeholder: ids for (_, _, _, placeholder), ids in zip(creating, made)}
+    linker.rename(real)
+    for (result, _, decision, _), (_, cp_id) in zip(creating, made):
+        result.outcome, result.cp_id = ("review" if decision.outcome == "review" else "created"), cp_id
+        for candidate in decision.candidates:
+            if candidate.child_id in real:
+                candidate.child_id, candidate.cp_id = real[candidate.child_id]
+        if decision.outcome == "review":
+            result.candidates = [{"cp_id": c.cp_id, "match_weight": round(c.weight, 2)} for c in decision.candidates]
+    joining = []
+    for result, data, decision in linking:
+        if decision.best.child_id in real:  # a child made earlier in this batch
+            decision.best.child_id, decision.best.cp_id = real[decision.best.child_id]
+        joining.append(bulk.Joining(decision.best.child_id, data, _record_columns(source, data, decision, model, "auto")))
+        result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
+    bulk.link_rows(session, joining, organisations)
+    for result, data in later:
+        record = records.get(data["source_record_id"])
+        if record is not None and record.content_hash == content_hash(data):
+            result.outcome, result.cp_id = "unchanged", session.get(Child, record.child_id).cp_id
+            continue
+        with _row(session, result):
+            record = record or session.scalar(select(SourceRecord).where(
+                SourceRecord.source == source, SourceRecord.source_record_id == data["source_record_id"]))
+            result.outcome, child = _update(session, record, data)
+            result.cp_id = child.cp_id
+
+
+@contextmanager
+def _row(session: Session, result: RowResult):
+    """One row in its own savepoint: a row the registry refuses is rejected alone, naming why."""
+    try:
+        with session.begin_nested():
+            yield
+    except writes.RegistryError as exc:
+        result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
+    except IntegrityError as exc:
+        result.outcome, result.errors = "rejected", {"_row": [f"conflicts with stored data: {exc.orig}"]}

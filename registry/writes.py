@@ -121,8 +121,10 @@ def create_child(session: Session, *, la_code: str | None = None, rng: random.Ra
     return child
 
 
-def update_child(session: Session, child: Child, *, la_code: str | None = None, **fields: Any) -> bool:
-    """Apply changed fields; returns whether anything changed (and logs only then)."""
+def update_child(session: Session, child: Child, *, la_code: str | None = None, log: bool = True,
+                 **fields: Any) -> bool:
+    """Apply changed fields; returns whether anything changed (and logs only then, unless ``log`` is False
+    because the caller logs the child's change itself)."""
     changed = False
     for key, value in _child_fields(fields).items():
         if getattr(child, key) != value:
@@ -135,7 +137,7 @@ def update_child(session: Session, child: Child, *, la_code: str | None = None, 
     if primary is not None:
         for key in ("given_name", "middle_names", "family_name"):
             setattr(primary, key, getattr(child, key))
-    if changed:
+    if changed and log:
         log_change(session, child, "updated")
     return changed
 
@@ -176,8 +178,8 @@ def add_carer(session: Session, child: Child, *, source_record: SourceRecord | N
     return carer
 
 
-def add_involvement(session: Session, child: Child, organisation: Organisation, *,
-                    source_record: SourceRecord | None = None, **fields: Any) -> Involvement:
+def check_involvement(fields: dict[str, Any]) -> None:
+    """The rules every involvement obeys, however it is written (one at a time, or a batch by registry.bulk)."""
     category = fields.get("sensitive_category")
     if category is not None:
         if category not in SENSITIVE_CATEGORIES:
@@ -189,6 +191,11 @@ def add_involvement(session: Session, child: Child, organisation: Organisation, 
     end, start = fields.get("end_date"), fields.get("start_date")
     if end is not None and start is not None and end < start:
         raise RegistryError("end_date", "must not be before start_date")
+
+
+def add_involvement(session: Session, child: Child, organisation: Organisation, *,
+                    source_record: SourceRecord | None = None, **fields: Any) -> Involvement:
+    check_involvement(fields)
     involvement = Involvement(organisation=organisation,
                               source_record_id=source_record.id if source_record else None, **fields)
     child.involvements.append(involvement)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from limits import parse_many
 
+from registry.survivorship import TrustError, parse_trust
+
 PREFIX = "CONTACTPOINT_"
 # Written by `contactpoint dev` (mode 0600) so that the development web app and the CLI share one
 # key; production sets CONTACTPOINT_SECRET_KEY instead.
@@ -67,6 +69,8 @@ class Settings:
     view_limit: str = "30 per hour;100 per day"
     client_limit: str = "2000 per hour;10000 per day"
     login_limit: str = "30 per minute"
+    # Which source each group of a child's fields is taken from first (registry/survivorship.py).
+    source_trust: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -93,6 +97,12 @@ class Settings:
             if text not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError(f"{PREFIX}{name} must be 1 or 0, got {text!r}")
             return text in ("1", "true", "yes")
+
+        def trust() -> dict:
+            try:
+                return parse_trust(get("SOURCE_TRUST"))
+            except TrustError as exc:
+                raise ValueError(f"{PREFIX}SOURCE_TRUST: {exc}") from None
 
         def rate(name: str, default: str) -> str:
             text = get(name, default)
@@ -128,6 +138,7 @@ class Settings:
             view_limit=rate("VIEW_LIMIT", "30 per hour;100 per day"),
             client_limit=rate("CLIENT_LIMIT", "2000 per hour;10000 per day"),
             login_limit=rate("LOGIN_LIMIT", "30 per minute"),
+            source_trust=trust(),
         )
 
     def replace(self, **changes) -> "Settings":

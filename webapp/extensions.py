@@ -14,7 +14,8 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     engine = make_engine(settings.database_url)
     # Every session carries the audit trail's key (kept outside the database; see access_control.audit).
-    sessions = make_sessionmaker(engine, info={"audit_key": settings.key("audit")})
+    sessions = make_sessionmaker(engine, info={"audit_key": settings.key("audit"),
+                                                 "source_trust": settings.source_trust})
     app.extensions["contactpoint"] = {"engine": engine, "sessions": sessions, "es": None}
 
 

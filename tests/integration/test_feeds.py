@@ -96,13 +96,13 @@ def test_bad_rows_are_rejected_with_precise_errors_and_leave_nothing_behind(sess
 
 
 def test_a_row_refused_by_the_registry_is_rolled_back_whole(sessions, monkeypatch):
-    # The registry refuses the involvement after the child and source record were already written.
+    # The registry refuses the involvement (its own rule, beyond the feed schema's): nothing of the row is written.
     import registry.feeds as feeds
 
     def refuse(*args, **kwargs):
         raise feeds.writes.RegistryError("involvement_start", "refused for the test")
 
-    monkeypatch.setattr(feeds.writes, "add_involvement", refuse)
+    monkeypatch.setattr(feeds.writes, "check_involvement", refuse)
     header = "source_record_id,given_name,family_name,date_of_birth,service_code,practitioner_role,involvement_start\n"
     stream = io.BytesIO((header + f"X1,Kate,Smith,{DOB},HV1,Health visitor,{DOB}\n").encode())
     _, results = _load(sessions, stream)

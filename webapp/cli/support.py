@@ -30,7 +30,8 @@ class Context:
             if current_revision(engine) != head_revision():
                 raise click.ClickException("the database schema is not current: run `contactpoint db upgrade`")
             # Commands that write or check the audit trail need its key; the others run without one.
-            self._sessions = make_sessionmaker(engine, info={"audit_key": self.audit_key(required=False)})
+            self._sessions = make_sessionmaker(engine, info={"audit_key": self.audit_key(required=False),
+                                                              "source_trust": self.settings.source_trust})
         return self._sessions
 
     def audit_key(self, required: bool = True) -> bytes | None:

@@ -1,0 +1,236 @@
+"""Incremental linkage of feed rows: which child, if any, a new source record describes.
+
+For a batch of rows, candidates come from three places: the search index (through a finder the
+caller supplies, because only ``search_service`` builds queries), the database for exact
+identifiers (NHS number, UPN), and the rows of this same load (an in-memory blocking index, since
+the index does not see children made minutes ago). Every candidate is read back from the
+database and scored by the linkage model; the best decides: link, review or create.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analyzers import family_name_keys, given_name_keys, normalise_postcode, transposed
+from analyzers.dates import parse_iso_date
+
+from ..models import Child, ChildAddress, ChildName, SourceRecord
+from .model import LinkageModel
+from .records import LinkRecord
+
+# rows -> for each row, the ContactPoint IDs the index proposes (best first)
+CandidateFinder = Callable[[Sequence[dict]], list[list[str]]]
+REVIEW_CANDIDATES = 5
+
+
+@dataclass
+class ScoredCandidate:
+    child_id: int             # negative: a child of this batch not inserted yet (see Linker.rename)
+    cp_id: str | None
+    weight: float
+    contributions: dict
+
+
+@dataclass
+class LinkDecision:
+    """What linkage decided for one row: ``outcome`` is "link", "review" or "create"."""
+    outcome: str
+    best: ScoredCandidate | None = None
+    candidates: list[ScoredCandidate] = field(default_factory=list)  # worth a reviewer's look, best first
+
+    @property
+    def weight(self) -> float | None:
+        return self.best.weight if self.best else None
+
+
+def _date(value) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    return parse_iso_date(value) if value else None
+
+
+def blocking_keys(fields: dict) -> set[int]:
+    """Keys under which a row meets the rows of the same load that may be the same child.
+
+    Given and family sound keys share one namespace, so swapped names still meet; keys are hashed to
+    integers so a million-row load keeps its blocking index in a few hundred megabytes.
+    """
+    keys: set[str] = set()
+    if fields.get("nhs_number"):
+        keys.add(f"n{fields['nhs_number']}")
+    if fields.get("upn"):
+        keys.add(f"u{fields['upn']}")
+    dob = _date(fields.get("date_of_birth"))
+    given = given_name_keys(fields.get("given_name") or "")
+    family = family_name_keys(fields.get("family_name") or "")
+    sounds = set(given.phonetic[:1]) | set(family.phonetic[:1])
+    if dob is not None:
+        keys |= {f"d{dob.isoformat()}{key}" for key in sounds}
+        swapped = transposed(dob)
+        if swapped is not None:
+            keys |= {f"d{swapped.isoformat()}{key}" for key in family.phonetic[:1]}
+    postcode = normalise_postcode(fields.get("postcode"))
+    if postcode:
+        keys |= {f"p{postcode}{key}" for key in given.phonetic[:1]}
+    return {hash(key) for key in keys}
+
+
+def load_link_records(session: Session, child_ids: Iterable[int]) -> dict[int, tuple[str, LinkRecord]]:
+    """Each active child's (cp_id, LinkRecord): every name, every known postcode and address, identifiers."""
+    ids = list(set(child_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name,
+                                  Child.date_of_birth, Child.gender, Child.postcode, Child.address_line_1,
+                                  Child.nhs_number, Child.upn)
+                           .where(Child.id.in_(ids), Child.status == "active")).all()
+    names: dict[int, list] = defaultdict(list)
+    for child_id, given, middle, family in session.execute(
+            select(ChildName.child_id, ChildName.given_name, ChildName.middle_names, ChildName.family_name)
+            .where(ChildName.child_id.in_(ids)).order_by(ChildName.id)):
+        names[child_id].append((given, middle, family))
+    addresses: dict[int, list] = defaultdict(list)
+    for child_id, postcode, line in session.execute(
+            select(ChildAddress.child_id, ChildAddress.postcode, ChildAddress.address_line_1)
+            .where(ChildAddress.child_id.in_(ids)).order_by(ChildAddress.last_seen.desc())):
+        addresses[child_id].append((postcode, line))
+    records = {}
+    for child_id, cp_id, given, middle, family, dob, gender, postcode, line, nhs, upn in rows:
+        others = [{"given_name": g, "middle_names": m, "family_name": f} for g, m, f in dict.fromkeys(names[child_id])
+                  if (g, m, f) != (given, middle, family)]
+        records[child_id] = (cp_id, LinkRecord.from_fields({
+            "given_name": given, "middle_names": middle, "family_name": family, "date_of_birth": dob,
+            "gender": gender, "postcode": postcode, "address_line_1": line, "nhs_number": nhs, "upn": upn,
+            "other_names": others, "previous_postcodes": [p for p, _ in addresses[child_id]],
+            "previous_address_lines": [a for _, a in addresses[child_id]]}))
+    return records
+
+
+def _with_row(record: LinkRecord, row: LinkRecord) -> LinkRecord:
+    """A child's record once a row joined it: the row's names and address count too."""
+    def merged(first: tuple, second: tuple) -> tuple:
+        return tuple(dict.fromkeys(first + second))
+    return LinkRecord(names=merged(record.names, row.names), date_of_birth=record.date_of_birth,
+                      gender=record.gender or row.gender, postcodes=merged(record.postcodes, row.postcodes),
+                      address_lines=merged(record.address_lines, row.address_lines),
+                      nhs_number=record.nhs_number or row.nhs_number, upn=record.upn or row.upn)
+
+
+class Linker:
+    """Decides, row by row, which child a new source record describes. One per load."""
+
+    def __init__(self, model: LinkageModel, finder: CandidateFinder | None = None):
+        self.model = model
+        self.finder = finder
+        self._blocks: dict[int, int | list[int]] = {}              # this load's rows, by blocking key
+        self._pending: dict[int, set[int]] = {}                   # row index in batch -> candidate child ids
+        self._records: dict[int, tuple[str, LinkRecord]] = {}     # candidate child id -> (cp_id, record)
+        self._placeholder_keys: set[int] = set()                  # keys holding children not inserted yet
+
+    def prepare(self, session: Session, rows: Sequence[dict]) -> None:
+        """Find and read the candidates of a batch of new rows in a few round trips."""
+        self._pending = {i: set() for i in range(len(rows))}
+        if self.finder is not None and rows:
+            proposed = self.finder(rows)
+            cp_ids = {cp for found in proposed for cp in found}
+            by_cp = dict(session.execute(select(Child.cp_id, Child.id).where(Child.cp_id.in_(cp_ids))).tuples().all()) \
+                if cp_ids else {}
+            for i, found in enumerate(proposed):
+                self._pending[i] |= {by_cp[cp] for cp in found if cp in by_cp}
+        self._add_identifier_candidates(session, rows)
+        for i, row in enumerate(rows):
+            self._pending[i] |= self._block_members(row)
+        wanted = set().union(*self._pending.values()) if self._pending else set()
+        self._records = load_link_records(session, wanted)
+
+    def _block_members(self, row: dict) -> set[int]:
+        found: set[int] = set()
+        for key in blocking_keys(row):
+            members = self._blocks.get(key)
+            if isinstance(members, int):
+                found.add(members)
+            elif members:
+                found.update(members)
+        return found
+
+    def _add_identifier_candidates(self, session: Session, rows: Sequence[dict]) -> None:
+        for column in ("nhs_number", "upn"):
+            values = {row[column] for row in rows if row.get(column)}
+            if not values:
+                continue
+            owners: dict[str, set[int]] = defaultdict(set)
+            for value, child_id in session.execute(
+                    select(getattr(SourceRecord, column), SourceRecord.child_id)
+                    .where(getattr(SourceRecord, column).in_(values))):
+                owners[value].add(child_id)
+            for value, child_id in session.execute(
+                    select(getattr(Child, column), Child.id).where(getattr(Child, column).in_(values))):
+                owners[value].add(child_id)
+            for i, row in enumerate(rows):
+                self._pending[i] |= owners.get(row.get(column), set())
+
+    def decide(self, session: Session, index: int, row: dict) -> LinkDecision:
+        """Link, review or create for row ``index`` of the prepared batch."""
+        record = LinkRecord.from_fields(row)
+        candidate_ids = set(self._pending.get(index, set()))
+        candidate_ids |= self._block_members(row)  # rows earlier in this batch
+        missing = [c for c in candidate_ids if c not in self._records]
+        if missing:
+            self._records.update(load_link_records(session, missing))
+        scored = []
+        for child_id in candidate_ids:
+            if child_id not in self._records:
+                continue  # merged or archived since it was indexed
+            cp_id, candidate = self._records[child_id]
+            result = self.model.score(record, candidate)
+            scored.append((self.model.decide(result), ScoredCandidate(child_id, cp_id, result.weight,
+                                                                       result.contributions)))
+        scored.sort(key=lambda item: -item[1].weight)
+        reviewable = [c for outcome, c in scored if outcome in ("link", "review")][:REVIEW_CANDIDATES]
+        if not scored:
+            return LinkDecision("create")
+        outcome, best = scored[0]
+        if outcome == "link":
+            return LinkDecision("link", best, reviewable)
+        if reviewable:
+            return LinkDecision("review", reviewable[0], reviewable)
+        return LinkDecision("create", best)
+
+    def rename(self, real: dict[int, tuple[int, str]]) -> None:
+        """Children remembered under placeholders (negative ids) were inserted: use their ids from now on."""
+        if not real:
+            return
+        for key in self._placeholder_keys:
+            members = self._blocks[key]
+            if isinstance(members, int):
+                if members in real:
+                    self._blocks[key] = real[members][0]
+            else:
+                members[:] = [real[m][0] if m in real else m for m in members]
+        for placeholder, (child_id, cp_id) in real.items():
+            if placeholder in self._records:
+                self._records[child_id] = (cp_id, self._records.pop(placeholder)[1])
+        self._placeholder_keys.clear()
+
+    def remember(self, child_id: int, cp_id: str | None, row: dict) -> None:
+        """The row now belongs to ``child_id``: later rows of this load may be the same child."""
+        keys = blocking_keys(row)
+        if child_id < 0:
+            self._placeholder_keys |= keys
+        for key in keys:
+            members = self._blocks.get(key)
+            if members is None:
+                self._blocks[key] = child_id
+            elif isinstance(members, int):
+                if members != child_id:
+                    self._blocks[key] = [members, child_id]
+            elif child_id not in members:
+                members.append(child_id)
+        record = LinkRecord.from_fields(row)
+        known = self._records.get(child_id)
+        self._records[child_id] = (cp_id, _with_row(known[1], record) if known else record)

@@ -1,0 +1,46 @@
+"""Stored linkage models: versioned like relevance profiles, one version active, the shipped default until then."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from .. import profiles as versions
+from ..models import LinkageModelRow
+from .model import DEFAULT_BODY, LinkageModel
+
+
+class ModelError(ValueError):
+    """No such model version, or a body that is not a valid model."""
+
+
+def default_model() -> LinkageModel:
+    return LinkageModel.from_body(DEFAULT_BODY)
+
+
+def active_model(session: Session) -> LinkageModel:
+    """The model every load uses: the activated version, else the shipped default."""
+    body = versions.active_body(session, LinkageModelRow)
+    return LinkageModel.from_body(body) if body is not None else default_model()
+
+
+def find_model(session: Session, name: str, version: int | None = None) -> LinkageModel:
+    body = versions.stored_body(session, name, version, LinkageModelRow)
+    if body is not None:
+        return LinkageModel.from_body(body)
+    default = default_model()
+    if name == default.name and version in (None, default.version):
+        return default
+    raise ModelError(f"model: no linkage model {name!r}" + (f" version {version}" if version else ""))
+
+
+def save_model(session: Session, model: LinkageModel, created_by: str) -> LinkageModel:
+    """Store ``model`` as the next version of its name (never overwrites one); returns it as stored."""
+    shipped = default_model()
+    latest = versions.latest_version(session, model.name, LinkageModelRow) \
+        or (shipped.version if model.name == shipped.name else 0)
+    stored = LinkageModel.from_body({**model.to_body(), "version": latest + 1})
+    versions.add_version(session, stored.to_body(), created_by, LinkageModelRow)
+    return stored
+
+
+def activate_model(session: Session, model: LinkageModel, created_by: str) -> None:
+    versions.activate_version(session, model.to_body(), created_by, LinkageModelRow)

@@ -1,0 +1,147 @@
+"""Training, evaluating, activating and re-running linkage models: one service for the CLI and the admin pages.
+
+Training reads the directory (source records of a random sample of children): it is a bulk read,
+audited with its size like every other, and done by the console operator or a national administrator.
+Evaluation reads only a labelled pairs file (or the reviewers' decisions) and reports figures, never a
+child.
+"""
+from __future__ import annotations
+
+import json
+import random
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.linkage import store
+from registry.linkage.linker import load_link_records
+from registry.linkage.relink import detach_for_review, others_of, would_still_link
+from registry.linkage.model import LinkageModel
+from registry.linkage.records import LinkRecord
+from registry.linkage.training import BLOCKING_RULES, blocked_pairs, evaluate, train as train_model
+from registry.models import Child, ReviewItem, SourceRecord
+
+Recorder = Callable[[Session, str, dict], object]
+
+
+class PairsError(ValueError):
+    """A labelled pairs file that cannot be read; the message names the line and the problem."""
+
+
+def _sample_children(session: Session, sample: int, seed: int) -> list[int]:
+    ids = session.scalars(select(Child.id).where(Child.status == "active")).all()
+    rng = random.Random(seed)
+    return rng.sample(list(ids), sample) if len(ids) > sample else list(ids)
+
+
+def training_fields(session: Session, child_ids: list[int]) -> list[dict]:
+    """Every source record of these children as the fields it gave; a child no source describes as itself."""
+    fields: list[dict] = []
+    described: set[int] = set()
+    for start in range(0, len(child_ids), 1000):
+        chunk = child_ids[start:start + 1000]
+        for child_id, payload in session.execute(select(SourceRecord.child_id, SourceRecord.payload)
+                                                 .where(SourceRecord.child_id.in_(chunk))):
+            fields.append(payload)
+            described.add(child_id)
+        for child_id, (_, record) in load_link_records(session, [c for c in chunk if c not in described]).items():
+            given, middle, family = record.names[0]
+            fields.append({"given_name": given, "middle_names": middle, "family_name": family,
+                           "date_of_birth": record.date_of_birth, "gender": record.gender,
+                           "postcode": record.postcodes[0] if record.postcodes else None,
+                           "nhs_number": record.nhs_number, "upn": record.upn})
+    return fields
+
+
+def train(session: Session, base: LinkageModel, sample: int, seed: int, created_by: str, audit: Recorder,
+          iterations: int = 25) -> tuple[LinkageModel, dict]:
+    """A new version of ``base`` trained without labels on a sample of the directory; stored, not activated."""
+    rng = random.Random(seed)
+    child_ids = _sample_children(session, sample, seed)
+    fields = training_fields(session, child_ids)
+    audit(session, "bulk_read", {"purpose": "linkage_training", "children_read": len(child_ids),
+                                 "records_read": len(fields)})
+    records = [LinkRecord.from_fields(row) for row in fields]
+    if len(records) < 2:
+        raise ValueError("the directory holds too few children to train a linkage model on")
+    trained = train_model(base, records, iterations=iterations, rng=rng)
+    pairs = sum(len(blocked_pairs(records, rule)) for rule in BLOCKING_RULES)
+    stored = store.save_model(session, trained, created_by)
+    facts = {"model": stored.label, "children": len(child_ids), "records": len(records), "blocked_pairs": pairs}
+    audit(session, "linkage_model_trained", facts)
+    return stored, facts
+
+
+def read_pairs(lines: Iterable[str]) -> Iterator[tuple[LinkRecord, LinkRecord, bool]]:
+    """Labelled pairs, one JSON object a line: {"left": {fields}, "right": {fields}, "match": true|false}."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            pair = json.loads(line)
+            if not isinstance(pair, dict) or not isinstance(pair.get("match"), bool):
+                raise ValueError('each line must be an object with "left", "right" and "match" (true or false)')
+            yield LinkRecord.from_fields(pair["left"]), LinkRecord.from_fields(pair["right"]), pair["match"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PairsError(f"line {number}: {exc}") from None
+
+
+def evaluate_models(session: Session, models: list[LinkageModel], pairs: list[tuple], audit: Recorder) -> list[dict]:
+    """Each model's precision, recall, F1 and review rate on the same labelled pairs, side by side."""
+    reports = [{"model": model.label, **evaluate(model, pairs)} for model in models]
+    audit(session, "linkage_model_evaluated", {"models": [r["model"] for r in reports], "pairs": len(pairs)})
+    return reports
+
+
+def activate(session: Session, name: str, version: int | None, activated_by: str, audit: Recorder) -> LinkageModel:
+    model = store.find_model(session, name, version)
+    store.activate_model(session, model, activated_by)
+    audit(session, "linkage_model_activated", {"model": model.label})
+    return model
+
+
+def rerun(session: Session, model: LinkageModel, apply: bool, actor: str, audit: Recorder) -> dict:
+    """Which automatic links ``model`` would no longer make, and which open review items it would now link.
+
+    Applying merges the review items it would link, and takes each record it would no longer link out
+    into a child of its own with a review item naming the child it left: a person decides whether they
+    are one child again, so no link is undone without review.
+    """
+    from registry import review as reviews
+
+    would_unlink, would_link = [], []
+    linked = session.scalars(select(SourceRecord).where(SourceRecord.link_decision == "auto")).all()
+    for record in linked:
+        rest = others_of(session, record)
+        if rest is None:
+            continue
+        decision, scored = would_still_link(model, record, rest)
+        if decision != "link":
+            would_unlink.append({"source_record": record.id, "child": record.child_id,
+                                 "match_weight": round(scored.weight, 2), "contributions": scored.contributions})
+    for item in reviews.open_items(session, None, limit=100_000, offset=0):
+        record = session.get(SourceRecord, item.source_record_id) if item.source_record_id else None
+        if record is None:
+            continue
+        candidates = load_link_records(session, [c.child_id for c in item.candidates])
+        row = LinkRecord.from_fields(record.payload)
+        best = max(((model.score(row, rec), child_id) for child_id, (_, rec) in candidates.items()),
+                   key=lambda pair: pair[0].weight, default=None)
+        if best is not None and model.decide(best[0]) == "link":
+            would_link.append({"review_item": item.id, "candidate_child": best[1],
+                               "match_weight": round(best[0].weight, 2)})
+    audit(session, "bulk_read", {"purpose": "linkage_rerun", "records_read": len(linked)})
+    report = {"model": model.label, "links_checked": len(linked), "would_unlink": would_unlink,
+              "would_link": would_link, "applied": apply}
+    if apply:
+        for change in would_link:
+            item = session.get(ReviewItem, change["review_item"])
+            reviews.decide(session, item.id, "merge", actor, item.version, candidate_child_id=change["candidate_child"])
+        for change in would_unlink:
+            detach_for_review(session, session.get(SourceRecord, change["source_record"]), model.label,
+                              change["match_weight"], change["contributions"])
+        audit(session, "linkage_rerun_applied", {"model": model.label, "unlinked_for_review": len(would_unlink),
+                                                 "linked": len(would_link)})
+    return report
+
