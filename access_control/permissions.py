@@ -18,6 +18,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Reading real children in bulk to make relevance judgments (never shielded ones; an LA team only its own).
     "read_children_in_bulk": frozenset({"la_management", "national_admin"}),
     "view_index_status": frozenset({"national_admin", "relevance_admin"}),
+    # Record linkage: deciding review items, and merging or unmerging children by hand (an LA team only where
+    # either child is its own). Never an API client: a person decides that two records are one child.
+    "review_linkage": frozenset({"la_management", "national_admin"}),
+    "merge_children": frozenset({"la_management", "national_admin"}),
     # Scope rather than a task: these act in every local authority (users, organisations, shielding, bulk reads);
     # the other roles holding such a task act only in their own authority (VisibilityPolicy.acts_for_authority).
     "act_in_every_authority": frozenset({"national_admin"}),

@@ -1,8 +1,8 @@
 """Reading the audit trail back: filtered event lists and the unusual-usage report.
 
-A local authority team sees events by its own users, views of its own children and searches that
-found its shielded children; auditors and national administrators see everything. Every list is
-paged: there is no unbounded read.
+A local authority team sees events by its own users, views of its own children, linkage decisions, merges
+and unmerges touching its children (either of the two) and searches that found its shielded children;
+auditors and national administrators see everything. Every list is paged: there is no unbounded read.
 """
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def _scoped(query, scope_la: str | None):
     if scope_la is None:
         return query
     return query.where(or_(AuditEvent.details.like(_like("actor_la", scope_la)),
-                           AuditEvent.details.like(_like("child_la", scope_la))))
+                           AuditEvent.details.like(_like("child_la", scope_la)),
+                           # the second child of a linkage decision, merge or unmerge
+                           AuditEvent.details.like(_like("other_child_la", scope_la))))
 
 
 def _day_start(day: dt.date) -> dt.datetime:

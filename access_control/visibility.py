@@ -30,6 +30,15 @@ PURPOSES = {
 }
 
 
+# Linkage evidence that says where a child lives or who is around them (by the linkage model's comparison
+# field names): withheld from a reviewer for a pair with a child they may not see in full.
+LOCATION_EVIDENCE = ("address", "postcode", "town", "school", "gp", "carer", "location")
+
+
+def is_location_evidence(field: str) -> bool:
+    return any(word in field.lower() for word in LOCATION_EVIDENCE)
+
+
 @dataclass(frozen=True)
 class Viewer:
     username: str
@@ -150,6 +159,50 @@ class VisibilityPolicy:
         if not self._national:
             conditions.append(Child.local_authority.has(Organisation.code == self.viewer.la_code))
         return conditions
+
+    # --- record linkage review -----------------------------------------------------------------
+
+    def linkage_scope(self) -> str | None:
+        """The local authority whose review items and merges the viewer decides; None for every authority."""
+        if self._national:
+            return None
+        if not self.may("act_for_own_authority") or not self.viewer.la_code:
+            raise NotAllowed("your account is not linked to a local authority")
+        return self.viewer.la_code
+
+    def decides_linkage_of(self, la_codes) -> bool:
+        """Whether the viewer decides on these children together (a review item, a merge): national
+        administrators always; an LA team when any of them is its own authority's."""
+        if self._national:
+            return True
+        return self.may("act_for_own_authority") and self.viewer.la_code is not None and \
+            self.viewer.la_code in set(la_codes)
+
+    def present_for_review(self, child: Child) -> dict:
+        """A child as a reviewer compares it with another: its record as ``present`` shows it to this viewer,
+        less carers and services (no evidence of identity), plus its strong identifiers unless redacted."""
+        record = {k: v for k, v in self.present(child).items() if k not in ("carers", "involvements")}
+        if record["redacted"]:
+            return {**record, "shielding_reason": None, "other_names": [], "address": None, "school": None,
+                    "gp_practice": None, "nhs_number": None, "upn": None}
+        return {**record, "nhs_number": child.nhs_number, "upn": child.upn}
+
+    @staticmethod
+    def review_weights(contributions: dict, match_weight: float | None, whole: bool) -> dict:
+        """A pair's match weight field by field, as a reviewer may see it.
+
+        ``whole``: the viewer sees both children in full. Otherwise the level and weight of every location
+        field are withheld, and so is the total (it would give away their sum).
+        """
+        rows = [{"field": field, "level": (value or {}).get("level"), "weight": (value or {}).get("weight"),
+                 "withheld": False} for field, value in (contributions or {}).items()]
+        if not whole:
+            rows = [{**row, "level": None, "weight": None, "withheld": True} if is_location_evidence(row["field"])
+                    else row for row in rows]
+        shown = sum(row["weight"] or 0.0 for row in rows if not row["withheld"])
+        withheld = any(row["withheld"] for row in rows)
+        return {"fields": rows, "shown_weight": round(shown, 4),
+                "match_weight": None if withheld or match_weight is None else match_weight}
 
     # --- the rendering side -----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from access_control import PURPOSES
 from analyzers import clock
 from registry import cpid
-from registry.fields import GenderField, IsoDate, Name, PostcodeField, birth_date_of_a_child
+from registry.fields import GenderField, IsoDate, Name, NhsNumberField, PostcodeField, UpnField, birth_date_of_a_child
 from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from search_service.criteria import meets_minimum, minimum_criteria_message
 
@@ -23,6 +23,9 @@ CP_ID_PATTERN = r"^[\s-]*([0-9][\s-]*){10}$"  # 10 digits; spaces and hyphens of
 GENDER_PATTERN = (r"^\s*([Ff]([Ee][Mm][Aa][Ll][Ee])?|[Mm]([Aa][Ll][Ee])?|[Oo]([Tt][Hh][Ee][Rr])?"
                   r"|[Uu]([Nn][Kk][Nn][Oo][Ww][Nn])?|[Xx]|[0129])\s*$")
 POSTCODE_PATTERN = r"^\s*[A-Za-z]\s*([A-Za-z]\s*)?[0-9]\s*([A-Za-z0-9]\s*)?[0-9]\s*[A-Za-z]\s*[A-Za-z]\s*$"
+NHS_NUMBER_PATTERN = r"^[ -]*([0-9][ -]*){10}$"  # spaces and hyphens of the printed form '943 476 5919' are dropped
+UPN_LETTER = "[A-HJ-NP-RT-Za-hj-np-rt-z]"  # the check-letter alphabet: no I, O or S
+UPN_PATTERN = rf"^[ -]*{UPN_LETTER}([ -]*[0-9]){{11}}[ -]*([0-9]|{UPN_LETTER})[ -]*$"
 
 
 def _criterion(field, **metadata):
@@ -53,6 +56,12 @@ class SearchSchema(Schema):
                           pattern=POSTCODE_PATTERN)
     cp_id = _criterion(fields.String(), description="ContactPoint ID: 10 digits whose last is the check digit; the "
                        "printed form '123 456 7890' is accepted", pattern=CP_ID_PATTERN)
+    nhs_number = _criterion(NhsNumberField(), description="NHS number: 10 digits whose last is the modulus-11 check "
+                            "digit ('943 476 5919' is accepted); with date_of_birth, which must agree too",
+                            pattern=NHS_NUMBER_PATTERN, example="943 476 5919")
+    upn = _criterion(UpnField(), description="Unique pupil number: a check letter, 11 digits and a digit (or, "
+                     "for a temporary UPN, a letter), in either case; with date_of_birth, which must agree too",
+                     pattern=UPN_PATTERN, example="B801200005001")
 
     @pre_load
     def drop_blank(self, data, **kwargs):
@@ -162,3 +171,41 @@ class OrganisationContactSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200, error="must be 1 to 200 characters"))
     phone = fields.String(validate=PHONE)
     email = fields.Email(validate=validate.Length(max=254))
+
+
+class ReviewQueueSchema(Schema):
+    """Which page of the linkage review queue."""
+
+    class Meta:
+        unknown = RAISE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000, error="must be a number from 1 to 10000"),
+                          metadata={"description": "Page of the queue (25 items a page), from 1"})
+
+
+class ReviewDecisionSchema(Schema):
+    """A person's decision on a linkage review item."""
+
+    class Meta:
+        unknown = RAISE
+
+    decision = fields.String(required=True, validate=validate.OneOf(
+        ("merge", "different", "skip"), error="must be merge, different or skip"), metadata={
+        "description": "merge: the same child (the older ContactPoint ID survives); different: different children "
+                       "(never proposed again); skip: leave it for someone else"})
+    expected_version = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1), metadata={
+        "description": "The item's version as read: if someone decided since, the answer is 409 and nothing changes"})
+    candidate_cp_id = fields.String(validate=validate.Regexp(CP_ID_PATTERN, error="must be a ContactPoint ID"),
+                                    metadata={"description": "The candidate meant (required for merge when the item "
+                                              "has more than one); not with skip", "pattern": CP_ID_PATTERN})
+
+
+class MergeSchema(Schema):
+    """Two children found to be one."""
+
+    class Meta:
+        unknown = RAISE
+
+    other_cp_id = fields.String(required=True, validate=validate.Regexp(
+        CP_ID_PATTERN, error="must be a ContactPoint ID"), metadata={
+        "description": "The other child's ContactPoint ID; the older ID survives", "pattern": CP_ID_PATTERN})

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from access_control import PURPOSES, InvalidInput, NotAllowed, Viewer, VisibilityPolicy, audit
 from analyzers import clock
 from indexing import CHECKPOINT
-from registry import cpid
+from registry import cpid, merging
 from registry.checkpoints import shielded_since_indexed
 from registry.models import SHIELDING_REASONS, Child, Involvement, Organisation
 from registry.writes import (
@@ -59,12 +59,21 @@ def _found_as_the_database_says(policy: VisibilityPolicy, criteria: Criteria, pr
     return None, {}
 
 
+def _surviving(session, cp_id: str) -> Child | None:
+    """The child with this ContactPoint ID or, when it was merged, the child it was merged into."""
+    child = session.scalar(select(Child).where(Child.cp_id == cp_id))
+    return merging.resolve(session, child) if child is not None and child.status == "merged" else child
+
+
 def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     policy = VisibilityPolicy(viewer)
-    criteria = Criteria(**{**data, "cp_id": cpid.normalise(data["cp_id"]) if data.get("cp_id") else None})
     settings = current_app.config["SETTINGS"]
     session_factory = sessions()
     with session_factory() as session:
+        # A merged child's ContactPoint ID still finds the child: the one it was merged into.
+        cp_id = cpid.normalise(data["cp_id"]) if data.get("cp_id") else None
+        survivor = _surviving(session, cp_id) if cp_id else None
+        criteria = Criteria(**{**data, "cp_id": survivor.cp_id if survivor else cp_id})
         profile = active_profile(session)
         pending = shielded_since_indexed(session, CHECKPOINT)
     found, current = _found_as_the_database_says(policy, criteria, profile, pending)
@@ -105,13 +114,20 @@ def _load(session, cp_id: str) -> Child | None:
 
 
 def view_child(viewer: Viewer, cp_id_text: str, purpose: str | None, channel: str) -> dict:
-    """The record as the viewer may see it, after a stated purpose; every attempt is audited."""
+    """The record as the viewer may see it, after a stated purpose; every attempt is audited.
+
+    A merged child's ID leads to the child it was merged into: that record, with ``merged_from`` naming the ID
+    asked for (the same rules apply to it as to any record).
+    """
     policy = _policy(viewer, "view_record", "view records")
     cp_id = _valid_cp_id(cp_id_text)
     if purpose not in PURPOSES:
         raise InvalidInput("purpose", "choose why you need this record: " + ", ".join(PURPOSES))
     with sessions().begin() as session:
-        child = _load(session, cp_id)
+        child, merged_from = _load(session, cp_id), None
+        if child is not None and child.status == "merged":
+            merged_from, cp_id = cp_id, merging.resolve(session, child).cp_id
+            child = _load(session, cp_id)
         if child is None or not policy.may_open(child):
             audit.record(session, viewer, "record_view_refused", {"cp_id": cp_id, "purpose": purpose,
                                                                   "channel": channel, "reason": "not_found"})
@@ -121,10 +137,32 @@ def view_child(viewer: Viewer, cp_id_text: str, purpose: str | None, channel: st
             audit.record(session, viewer, "record_view", {
                 "cp_id": cp_id, "purpose": purpose, "channel": channel, "access": policy.access_basis(child),
                 "shielded": bool(child.shielded), "child_la": record["local_authority"]["code"]
-                if record["local_authority"] else None, "redacted": record["redacted"]})
+                if record["local_authority"] else None, "redacted": record["redacted"],
+                **({"merged_from": merged_from} if merged_from else {})})
+            if merged_from:
+                record["merged_from"] = merged_from
     if record is None:
         raise RecordNotFound(cp_id)
     return record
+
+
+def survivor_of(viewer: Viewer, cp_id_text: str, channel: str) -> str | None:
+    """The ContactPoint ID a merged child's ID now leads to, when the viewer may open that record (audited: it
+    says two IDs are one child); None for any other ID."""
+    policy = _policy(viewer, "view_record", "view records")
+    cp_id = cpid.normalise(cp_id_text or "")
+    if not cpid.is_valid(cp_id):
+        return None
+    with sessions().begin() as session:
+        child = session.scalar(select(Child).where(Child.cp_id == cp_id))
+        if child is None or child.status != "merged":
+            return None
+        survivor = merging.resolve(session, child)
+        if not policy.may_open(survivor):
+            return None
+        audit.record(session, viewer, "merged_id_followed", {"cp_id": cp_id, "survivor_cp_id": survivor.cp_id,
+                                                             "channel": channel})
+        return survivor.cp_id
 
 
 def change_shielding(viewer: Viewer, cp_id_text: str, shielded: bool, reason: str | None) -> dict:

@@ -10,6 +10,7 @@ redacted and full record shapes, which allow nothing extra), and invalid request
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections import Counter, defaultdict
 
@@ -20,8 +21,10 @@ from openapi_spec_validator import validate as validate_openapi
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from sqlalchemy import select
 from werkzeug.routing import Rule
 
+from registry.models import Child, ReviewCandidate, ReviewItem
 from webapp.api.openapi import document
 
 from ..support.accounts import add_user, csrf_token, sign_in
@@ -107,7 +110,7 @@ def test_request_bodies_refuse_unknown_fields_as_the_schemas_do(app):
     bodies = [_resolve(doc, op["requestBody"]["content"]["application/json"]["schema"])
               for item in doc["paths"].values() for method, op in item.items() if isinstance(op, dict)
               and "requestBody" in op]
-    assert len(bodies) == 5
+    assert len(bodies) == 7
     assert all(body["additionalProperties"] is False for body in bodies)
 
 
@@ -142,7 +145,7 @@ def _real_path(case, targets: list[dict]) -> None:
         return
     choice = zlib.crc32(repr(sorted(case.path_parameters.items())).encode()) % (len(targets) + 1)
     if choice < len(targets):
-        case.path_parameters = {name: targets[choice][name] for name in case.path_parameters}
+        case.path_parameters = {name: targets[choice].get(name, value) for name, value in case.path_parameters.items()}
 
 
 @schema.parametrize()
@@ -169,11 +172,15 @@ def test_the_generated_requests_reached_every_answer_worth_checking(app):
                 if method != "parameters" and path != SPEC_PATH}
     assert set(ANSWERS) == expected
     for label, counts in ANSWERS.items():
-        if label.endswith("/shielding"):  # an API client may never shield: see the session test below
+        if label.endswith("/shielding") or PEOPLE_ONLY.search(label):
+            # An API client may never shield, review linkage or merge: see the session tests below.
             assert set(counts) <= {400, 401, 403, 404, 413}, counts
         else:
             assert any(200 <= status < 300 for status in counts), (label, counts)
         assert not any(status >= 500 for status in counts), (label, counts)
+
+
+PEOPLE_ONLY = re.compile(r"/linkage/|/(un)?merge$")
 
 
 def test_a_refused_method_names_the_allowed_ones(app):
@@ -252,3 +259,48 @@ def test_shielding_by_the_owning_authority_matches_the_document(app, api_schema,
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["shielded"] is True and body["redacted"] is False and body["shielding_reason"] == "court_order"
+
+
+def test_linkage_review_and_merging_by_an_authority_team_match_the_document(app, api_schema, sessions, seeded):
+    """Only a signed-in team (session cookie plus CSRF token) reviews linkage and merges: each answer as documented."""
+    manager = add_user(sessions, "la.manager", role="la_management", la_code=CLIENT_LA,
+                       organisation=("local_authority", CLIENT_LA))
+    client = app.test_client()
+    sign_in(client, sessions, manager)
+    headers = {"X-Acting-For": ACTING_FOR, "X-CSRFToken": csrf_token(client, "/")}
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])  # after the token: the session holds it
+    cookies = {cookie.key: cookie.value}
+    with sessions.begin() as db:  # the shielded child of another authority may be the open child of the team's
+        ids = dict(db.execute(select(Child.cp_id, Child.id)).all())
+        item = ReviewItem(child_id=ids[seeded.open_child], candidates=[ReviewCandidate(
+            child_id=ids[seeded.shielded_child], match_weight=-2.5, contributions={
+                "family_name": {"level": "different", "weight": -4.0}, "postcode": {"level": "exact", "weight": 7.5}})])
+        db.add(item)
+        db.flush()
+        item_id = item.id
+
+    def call(method, path, expected, **parts):
+        case = api_schema[path][method].Case(headers=headers, cookies=cookies, **parts)
+        response = case.call_and_validate(excluded_checks=EXCLUDED_CHECKS, timeout=30)
+        assert response.status_code == expected, response.text
+        return response.json()
+
+    queue = call("GET", "/api/v1/linkage/review", 200, query={"page": 1})
+    assert [entry["id"] for entry in queue["items"]] == [item_id]
+    detail = call("GET", "/api/v1/linkage/review/{item_id}", 200, path_parameters={"item_id": item_id})
+    assert detail["candidates"][0]["record"]["redacted"] is True and detail["candidates"][0]["match_weight"] is None
+    call("GET", "/api/v1/linkage/review/{item_id}", 404, path_parameters={"item_id": item_id + 1})
+    decision = "/api/v1/linkage/review/{item_id}/decision"
+    decided = call("POST", decision, 200, path_parameters={"item_id": item_id},
+                   body={"decision": "different", "expected_version": 1})
+    assert decided["status"] == "different"
+    call("POST", decision, 409, path_parameters={"item_id": item_id}, body={"decision": "skip", "expected_version": 1})
+    merged = call("POST", "/api/v1/children/{cp_id}/merge", 200, path_parameters={"cp_id": seeded.open_child},
+                  body={"other_cp_id": seeded.other_child})
+    assert merged["survivor_cp_id"] == seeded.open_child and merged["unmerged_at"] is None
+    record = call("GET", "/api/v1/children/{cp_id}", 200, path_parameters={"cp_id": seeded.other_child},
+                  query={"purpose": "contact_details"})
+    assert (record["cp_id"], record["merged_from"]) == (seeded.open_child, seeded.other_child)
+    undone = call("POST", "/api/v1/children/{cp_id}/unmerge", 200, path_parameters={"cp_id": seeded.other_child})
+    assert undone["unmerged_at"] is not None
+    call("POST", "/api/v1/children/{cp_id}/unmerge", 409, path_parameters={"cp_id": seeded.open_child})  # never merged

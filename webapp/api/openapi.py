@@ -22,12 +22,13 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from registry.models import CHILD_STATUSES, GENDERS, SENSITIVE_CATEGORIES, SHIELDING_REASONS
+from registry.models import CHILD_STATUSES, GENDERS, REVIEW_STATUSES, SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from search_service.criteria import MINIMUM_COMBINATIONS
 
 from ..auth import ACTING_FOR_HEADER
 from ..schemas import (
-    CP_ID_PATTERN, EndInvolvementSchema, InfoToShareSchema, InvolvementSchema, SearchSchema, ShieldingSchema,
+    CP_ID_PATTERN, EndInvolvementSchema, InfoToShareSchema, InvolvementSchema, MergeSchema, ReviewDecisionSchema,
+    SearchSchema, ShieldingSchema,
 )
 
 API_VERSION = "1.0.0"
@@ -120,6 +121,9 @@ class _RecordSchema(Schema):
     status = _choice(CHILD_STATUSES)
     local_authority = fields.Nested(ContactSchema, required=True, allow_none=True, metadata={
         "description": "The owning local authority: whom to contact"})
+    merged_from = fields.String(metadata={"pattern": r"^[0-9]{10}$", "description": (
+        "Only when the ContactPoint ID asked for was merged into this child: that ID (this record is the child "
+        "it now leads to)")})
 
 
 class RedactedRecordSchema(_RecordSchema):
@@ -164,13 +168,102 @@ class FullRecordSchema(_RecordSchema):
                        "and national administrators"})
 
 
+# --- record linkage review (webapp/api/linkage.py; shapes from webapp/review_service.py) ------------
+
+def _cp_id(description: str | None = None) -> fields.String:
+    return fields.String(required=True, metadata={"pattern": r"^[0-9]{10}$",
+                                                  **({"description": description} if description else {})})
+
+
+class ReviewQueueChildSchema(Schema):
+    cp_id = _cp_id()
+    local_authority = _maybe(metadata={"description": "The child's local authority code"})
+
+
+class ReviewQueueItemSchema(ReviewQueueChildSchema):
+    id = fields.Integer(required=True)
+    status = _choice(REVIEW_STATUSES)
+    version = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    candidates = fields.List(fields.Nested(ReviewQueueChildSchema), required=True)
+
+
+class ReviewQueuePageSchema(Schema):
+    items = fields.List(fields.Nested(ReviewQueueItemSchema), required=True)
+    page = fields.Integer(required=True)
+    more = fields.Boolean(required=True, metadata={"description": "Whether there is another page"})
+
+
+class ReviewChildSchema(_RecordSchema):
+    """A child as a reviewer compares it: redacted (no location, names or identifiers) like any record."""
+
+    shielded = fields.Boolean(required=True)
+    redacted = fields.Boolean(required=True)
+    shielding_reason = fields.String(required=True, allow_none=True, validate=validate.OneOf(list(SHIELDING_REASONS)))
+    other_names = fields.List(fields.Nested(OtherNameSchema), required=True)
+    address = _maybe(fields.Nested, nested=AddressSchema)
+    school = _maybe(fields.Nested, nested=ContactSchema)
+    gp_practice = _maybe(fields.Nested, nested=ContactSchema)
+    nhs_number = _maybe()
+    upn = _maybe()
+
+
+class ReviewFieldSchema(Schema):
+    field = _text(metadata={"description": "The compared field, as the linkage model names it"})
+    level = _maybe(metadata={"description": "How the two records compare on it"})
+    weight = _maybe(fields.Float, metadata={"description": "Its match weight (log2 of m/u): for or against"})
+    withheld = fields.Boolean(required=True, metadata={
+        "description": "A location field of a pair with a child the caller may not see in full"})
+
+
+class ReviewCandidateSchema(Schema):
+    record = fields.Nested(ReviewChildSchema, required=True)
+    fields_ = fields.List(fields.Nested(ReviewFieldSchema), required=True, data_key="fields")
+    shown_weight = fields.Float(required=True, metadata={"description": "The sum of the weights shown"})
+    match_weight = _maybe(fields.Float, metadata={"description": "The total; null when any field is withheld"})
+
+
+class ReviewItemSchema(Schema):
+    id = fields.Integer(required=True)
+    status = _choice(REVIEW_STATUSES)
+    version = fields.Integer(required=True, metadata={"description": "Send back as expected_version"})
+    created_at = fields.DateTime(required=True)
+    decided_by = _maybe()
+    decided_at = _maybe(fields.DateTime)
+    merged_with_cp_id = _maybe(metadata={"pattern": r"^[0-9]{10}$"})
+    record = fields.Nested(ReviewChildSchema, required=True, metadata={"description": "The new child"})
+    candidates = fields.List(fields.Nested(ReviewCandidateSchema), required=True)
+
+
+class ReviewDecisionOutcomeSchema(Schema):
+    id = fields.Integer(required=True)
+    status = _choice(REVIEW_STATUSES)
+    version = fields.Integer(required=True)
+    decision = _choice(("merge", "different", "skip"))
+    cp_id = _cp_id()
+    other_cp_id = _maybe(metadata={"pattern": r"^[0-9]{10}$"})
+    survivor_cp_id = _maybe(metadata={"pattern": r"^[0-9]{10}$", "description": "After a merge: the child kept"})
+
+
+class MergeOutcomeSchema(Schema):
+    survivor_cp_id = _cp_id("The child kept (the older ContactPoint ID)")
+    merged_cp_id = _cp_id("The child merged into it: its ID now leads to the survivor")
+    merged_at = fields.DateTime(required=True)
+    unmerged_at = _maybe(fields.DateTime)
+
+
 REQUEST_SCHEMAS = {"Search": SearchSchema, "Shielding": ShieldingSchema,
                    "Involvement": InvolvementSchema, "EndInvolvement": EndInvolvementSchema,
-                   "InfoToShare": InfoToShareSchema}  # PurposeSchema: query parameters, see the view
+                   "InfoToShare": InfoToShareSchema, "ReviewDecision": ReviewDecisionSchema,
+                   "Merge": MergeSchema}  # PurposeSchema, ReviewQueueSchema: query parameters, see the views
 RESPONSE_SCHEMAS = {"Error": ErrorSchema, "SearchResult": SearchResultSchema, "SearchResponse": SearchResponseSchema,
                     "OrganisationContact": ContactSchema, "InvolvementRecord": InvolvementRecordSchema,
                     "RedactedRecord": RedactedRecordSchema, "OtherName": OtherNameSchema, "Address": AddressSchema,
-                    "Carer": CarerSchema, "FullRecord": FullRecordSchema}
+                    "Carer": CarerSchema, "FullRecord": FullRecordSchema, "ReviewQueueChild": ReviewQueueChildSchema,
+                    "ReviewQueueItem": ReviewQueueItemSchema, "ReviewQueue": ReviewQueuePageSchema,
+                    "ReviewChild": ReviewChildSchema, "ReviewField": ReviewFieldSchema,
+                    "ReviewCandidate": ReviewCandidateSchema, "ReviewItem": ReviewItemSchema,
+                    "ReviewDecisionOutcome": ReviewDecisionOutcomeSchema, "MergeOutcome": MergeOutcomeSchema}
 
 # Rules between fields that the schemas check in code (validates_schema), for readers and fuzzers.
 SCHEMA_RULES = {
@@ -191,7 +284,9 @@ ERRORS = {
     "401": ("Unauthorized", "No valid credentials: a missing, malformed, unknown, expired or revoked token"),
     "403": ("Forbidden", "Not allowed for this role or this token's scopes, or X-Acting-For does not name an "
                          "active practitioner the calling system may act for"),
-    "404": ("NotFound", "No record with that ContactPoint ID (or involvement) is available to you"),
+    "404": ("NotFound", "No record with that ContactPoint ID (or involvement, or review item) is available to you"),
+    "409": ("Conflict", "The item or child changed since it was read: a review item decided by someone else, a "
+                        "child merged already, or one that is not merged"),
     "413": ("PayloadTooLarge", "The body is over 64 KiB"),
     "429": ("TooManyRequests", "A usage limit was reached: try again later"),
     "503": ("SearchUnavailable", "Search is unavailable at the moment: try again shortly"),
@@ -206,7 +301,8 @@ def _path_parameter(name: str, converter: str | None) -> dict:
     """A path parameter as the URL rule's converter matches it (``int``: digits only, so never negative)."""
     if converter == "int":
         schema = {"type": "integer", "minimum": 0}
-        description = "An involvement's id, as returned when it was registered"
+        description = "A review item's id, as the queue lists it" if name == "item_id" else \
+            "An involvement's id, as returned when it was registered"
     elif name == "cp_id":
         schema = {"type": "string", "pattern": CP_ID_PATTERN}
         description = "ContactPoint ID: 10 digits whose last is the check digit"

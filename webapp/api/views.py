@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from elasticsearch import ConnectionError as ElasticsearchConnectionError, NotFoundError
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
 from access_control import InvalidInput, NotAllowed
@@ -116,7 +116,9 @@ def record(cp_id: str):
         administrators, holds only identity, the shielded marker, status and whom to contact, with
         `redacted` true. A child that does not exist and one the caller may not open get the same 404.
         Any query parameter but `purpose` is refused (400). A signed-in session needs the X-CSRFToken
-        header here too, so another site cannot make a browser open a record.
+        header here too, so another site cannot make a browser open a record. The ID of a child merged
+        into another leads to that child: the answer is the surviving child's record (its own `cp_id`),
+        with `merged_from` naming the ID asked for, and the header Content-Location its address.
       parameters:
       - in: query
         schema: PurposeSchema
@@ -134,7 +136,11 @@ def record(cp_id: str):
         purpose = PurposeSchema().load(request.args.to_dict())["purpose"]
     except ValidationError as exc:
         raise Refused(400, "state why you need this record", "invalid_purpose", exc.messages) from None
-    return jsonify(view_child(viewer, cp_id, purpose, channel="api"))
+    record = view_child(viewer, cp_id, purpose, channel="api")
+    response = jsonify(record)
+    if "merged_from" in record:  # the ID asked for leads to another child: say where its record lives
+        response.headers["Content-Location"] = url_for("api.record", cp_id=record["cp_id"], purpose=purpose)
+    return response
 
 
 @bp.post("/children/<cp_id>/shielding")

@@ -62,12 +62,12 @@ def _linker(ctx: Context, index_wait: float):
     from sqlalchemy import exists, select
 
     from registry.linkage.linker import Linker
-    from registry.linkage.store import active_model
+    from registry.linkage.store import active_model, for_directory
     from registry.models import Child
     from search_service.linkage import candidate_cp_ids
 
     with ctx.sessions() as session:
-        model = active_model(session)
+        model = for_directory(session, active_model(session))
         empty = not session.scalar(select(exists().where(Child.id.isnot(None))))
     if empty:  # a first load: there is nothing to find in the index, only rows of this load
         return Linker(model)
