@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import bulk, survivorship, writes
 from .feed_schema import COLUMNS, REQUIRED_COLUMNS, FeedRowSchema
 from .linkage.linker import LinkDecision, Linker
-from .linkage.store import active_model
+from .linkage.store import active_model, for_directory
 from .models import Child, SourceRecord
 
 SOURCE_NAME_MAX = 50
@@ -319,7 +319,7 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
         batch.clear()
 
     try:
-        linker = linker or Linker(active_model(session))
+        linker = linker or Linker(for_directory(session, active_model(session)))
         model = linker.model.label
         organisations = bulk.Organisations(session)
         for number, raw in enumerate(read_rows(stream, fmt, on_bytes), start=1):

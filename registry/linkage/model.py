@@ -26,6 +26,11 @@ the pair is a match; each field's contribution is kept so a person can read the 
      every twin would flood the queue. A shared identifier lifts the rule: twins never share one.
   3. A near twin: as 2, but the given names agree only weakly (phonetic, fuzzy, initial) and the genders
      disagree (Oliver and Olivia): at most "review".
+  4. Dates of birth that do not agree at all (not swapped, not one digit, not the same year) with no
+     agreeing identifier: at most "review". Siblings at one address share everything else, and one going by
+     another's middle name ("Khalid Omar" beside "Omar") outweighs a single field's disagreement.
+- The prior: an untrained model takes one in the directory's number of children
+  (``registry.linkage.store.for_directory``); a trained one keeps the prior it learnt.
 """
 from __future__ import annotations
 
@@ -85,12 +90,17 @@ DEFAULT_BODY: dict = {
                         "phonetic": _level(0.03, 0.002), "fuzzy": _level(0.05, 0.001),
                         "fuzzy_weak": _level(0.01, 0.004), "initial": _level(0.005, 0.03),
                         "else": _level(0.025, 0.957)},
-        "date_of_birth": {"exact": _level(0.94, 0.00015), "transposed": _level(0.01, 0.0001),
+        # A child's date of birth is copied between services, not guessed: beyond a swap or one slipped digit it
+        # practically never differs, which keeps siblings at one address apart.
+        "date_of_birth": {"exact": _level(0.9445, 0.00015), "transposed": _level(0.01, 0.0001),
                           "near": _level(0.04, 0.001), "year": _level(0.005, 0.055),
-                          "else": _level(0.005, 0.94375)},
+                          "else": _level(0.0005, 0.94375)},
         "postcode": {"full": _level(0.78, 0.0001), "full_earlier": _level(0.06, 0.0001),
                      "district": _level(0.04, 0.003), "else": _level(0.12, 0.9968)},
-        "address": {"exact": _level(0.85, 0.01), "else": _level(0.15, 0.99)},
+        # Compared only when the postcodes agree, so u is the chance that two children of one postcode share the
+        # address (about one household in fifteen), not that two random children do: a household's siblings
+        # must not gain the postcode's evidence twice.
+        "address": {"exact": _level(0.85, 0.06), "else": _level(0.15, 0.94)},
         "gender": {"agree": _level(0.98, 0.5), "disagree": _level(0.02, 0.5)},
         "nhs_number": {"agree": _level(0.995, 1e-6), "disagree": _level(0.005, 0.999999)},
         "upn": {"agree": _level(0.99, 1e-6), "disagree": _level(0.01, 0.999999)},
@@ -247,6 +257,10 @@ class LinkageModel:
     def to_body(self) -> dict:
         return copy.deepcopy(self._body)
 
+    def with_prior(self, prior: float) -> "LinkageModel":
+        """The same model with another prior (e.g. one in the directory's number of children)."""
+        return LinkageModel.from_body({**self._body, "prior": prior})
+
     @property
     def label(self) -> str:
         """'name:version', as a source record's ``linkage_model`` stores it."""
@@ -319,6 +333,9 @@ class LinkageModel:
         decision = "link" if scored.weight >= self.upper else "review" if scored.weight >= self.lower else "create"
         levels = scored.levels()
         if "disagree" in (levels.get("nhs_number"), levels.get("upn")):
+            decision = _at_most(decision, "review")
+        if levels.get("date_of_birth") == "else" and "agree" not in (levels.get("nhs_number"), levels.get("upn")):
+            # Dates of birth years apart: a sibling far more often than a slip; only a person may join them.
             decision = _at_most(decision, "review")
         if _twin_signature(levels):
             if levels.get("given_name") == "else":

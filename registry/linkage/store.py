@@ -1,10 +1,11 @@
 """Stored linkage models: versioned like relevance profiles, one version active, the shipped default until then."""
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import profiles as versions
-from ..models import LinkageModelRow
+from ..models import Child, LinkageModelRow
 from .model import DEFAULT_BODY, LinkageModel
 
 
@@ -20,6 +21,21 @@ def active_model(session: Session) -> LinkageModel:
     """The model every load uses: the activated version, else the shipped default."""
     body = versions.active_body(session, LinkageModelRow)
     return LinkageModel.from_body(body) if body is not None else default_model()
+
+
+SMALLEST_DIRECTORY = 10_000
+
+
+def for_directory(session: Session, model: LinkageModel) -> LinkageModel:
+    """An untrained model's prior as the directory stands: a new row is one of its children at best.
+
+    A trained model keeps the prior it learnt. The directory is taken to hold at least
+    SMALLEST_DIRECTORY children, so a nearly empty one does not make every pair look likely.
+    """
+    if model.to_body().get("trained"):
+        return model
+    children = session.scalar(select(func.count()).select_from(Child).where(Child.status == "active")) or 0
+    return model.with_prior(1 / max(children, SMALLEST_DIRECTORY))
 
 
 def find_model(session: Session, name: str, version: int | None = None) -> LinkageModel:

@@ -67,14 +67,15 @@ def test_twins_stay_two_children(run, tmp_path, sessions):
 
 def test_a_doubtful_row_makes_a_child_and_a_review_item_naming_the_candidate(run, tmp_path, sessions):
     first = _load(run, tmp_path, "gp-registrations", f"G1,Kacper,,Wisniewski,{DOB},male,,B12 9QP,E08000025")
-    # Same name and date of birth, but another city and no address: perhaps her, perhaps not.
-    second = _load(run, tmp_path, "school-census", f"S9,Kacper,,Wisniewski,{DOB},,,NE4 7YH,E08000021")
+    # Same name, a date of birth one digit away, another city and no address: perhaps him, perhaps not.
+    near = DOB[:-1] + ("5" if DOB[-1] != "5" else "6")
+    second = _load(run, tmp_path, "school-census", f"S9,Kacper,,Wisniewski,{near},,,NE4 7YH,E08000021")
     assert second[0]["outcome"] == "review", second
     assert second[0]["cp_id"] != first[0]["cp_id"]
     assert [c["cp_id"] for c in second[0]["candidates"]] == [first[0]["cp_id"]]
     with sessions() as session:
         item = session.scalar(select(ReviewItem))
-        assert item.status == "open" and item.candidates[0].contributions["date_of_birth"]["level"] == "exact"
+        assert item.status == "open" and item.candidates[0].contributions["date_of_birth"]["level"] == "near"
 
 
 def test_two_different_nhs_numbers_never_link(run, tmp_path, sessions):

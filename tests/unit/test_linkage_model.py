@@ -349,3 +349,20 @@ def test_the_model_does_not_share_its_body():
     given["comparisons"]["gender"]["agree"]["m"] = 0.5
     model.to_body()["upper"] = 99
     assert model.to_body() == DEFAULT_BODY
+
+
+def test_dates_of_birth_years_apart_never_link_without_an_identifier():
+    import datetime as _dt
+
+    from registry.linkage import LinkageModel, LinkRecord
+
+    model = LinkageModel.default().with_prior(1e-4)
+    older = LinkRecord.from_fields({"given_name": "Khalid", "middle_names": "Omar", "family_name": "Nasser",
+                                    "date_of_birth": _dt.date(2018, 4, 21), "gender": "male", "postcode": "LE4 6TD",
+                                    "address_line_1": "7 Oak Street"})
+    younger = LinkRecord.from_fields({"given_name": "Omar", "middle_names": "Yusuf", "family_name": "Nasser",
+                                      "date_of_birth": _dt.date(2024, 9, 23), "gender": "male",
+                                      "postcode": "LE4 6TD", "address_line_1": "7 Oak Street"})
+    scored = model.score(older, younger)
+    assert scored.contributions["date_of_birth"]["level"] == "else"
+    assert model.decide(scored) in ("review", "create")
