@@ -34,6 +34,7 @@ def _latin(char: str) -> str:
     return anyascii(char) if other_script(char) else _deaccented(char)
 
 
+@lru_cache(maxsize=1 << 17)  # the same names come again and again: in every key, comparison and query
 def fold(text: str) -> str:
     """Lower-case ASCII letters only: 'Zoë O’Brien-Łukasz' -> 'zoe obrien lukasz', 'Дмитрий' -> 'dmitriy'.
 

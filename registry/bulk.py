@@ -3,7 +3,8 @@
 Rows that make a new child (linkage said "create" or "review") are written with one multi-row
 INSERT per table for the whole batch instead of an ORM unit of work per row: the child, its
 primary and source names, its source record, address, carer and involvement, its review item,
-and one change-log row per child (the indexer rebuilds the whole document from the database,
+and one change-log row per child. Statements go to the tables directly (Core, not the ORM's bulk
+insert, which splits rows by which columns are empty), and ids are read back by unique key (the indexer rebuilds the whole document from the database,
 so one row per child is all it needs). Everything the ORM path writes, this writes, in the same
 transaction; the caller's savepoint makes a batch all or nothing.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, cast, column, insert, select, update
+from sqlalchemy import values as values_clause
 from sqlalchemy.orm import Session
 
 from analyzers import clock
@@ -67,6 +69,27 @@ def involvement_of(data: dict) -> dict | None:
     return fields
 
 
+def _ids_of(session: Session, unique, id_column, keys: list) -> list[int]:
+    """The ids of rows just inserted, in the order of their unique ``keys`` (a multi-row INSERT, then one SELECT:
+    INSERT ... RETURNING in parameter order falls back to a statement a row on some drivers)."""
+    found: dict = {}
+    for start in range(0, len(keys), 5000):
+        found.update(session.execute(select(unique, id_column).where(unique.in_(keys[start:start + 5000]))).tuples().all())
+    return [found[key] for key in keys]
+
+
+def _insert_records(session: Session, records: list[dict]) -> list[int]:
+    """Insert source records (all of one source); their ids in the given order."""
+    session.execute(insert(SourceRecord.__table__), records)
+    source = records[0]["source"]
+    found: dict = {}
+    keys = [r["source_record_id"] for r in records]
+    for start in range(0, len(keys), 5000):
+        found.update(session.execute(select(SourceRecord.source_record_id, SourceRecord.id).where(
+            SourceRecord.source == source, SourceRecord.source_record_id.in_(keys[start:start + 5000]))).tuples().all())
+    return [found[key] for key in keys]
+
+
 def _unused_cp_ids(session: Session, count: int, rng: random.Random | None) -> list[str]:
     chosen: set[str] = set()
     while len(chosen) < count:
@@ -94,11 +117,11 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
                          "gp_practice_id": organisations.id_of("gp_practice", data.get("gp_practice_code"),
                                                                data.get("gp_practice_name")),
                          "created_at": now, "updated_at": now})
-    child_ids = list(session.scalars(insert(Child).returning(Child.id, sort_by_parameter_order=True), children))
-    records = [{**row.record, "child_id": child_id, "origin_child_id": child_id, "received_at": now,
-                "updated_at": now} for row, child_id in zip(rows, child_ids)]
-    record_ids = list(session.scalars(insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
-                                      records))
+    session.execute(insert(Child.__table__), children)
+    child_ids = _ids_of(session, Child.cp_id, Child.id, cp_ids)
+    record_ids = _insert_records(session, [{**row.record, "child_id": child_id, "origin_child_id": child_id,
+                                            "received_at": now, "updated_at": now}
+                                           for row, child_id in zip(rows, child_ids)])
     details = Details()
     for row, child_id, record_id in zip(rows, child_ids, record_ids):
         data = row.data
@@ -109,7 +132,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
     details.insert(session)
     _review_items(session, rows, child_ids, record_ids)
     writes._serialise_outbox_writers(session)
-    session.execute(insert(ChangeLog), [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
+    session.execute(insert(ChangeLog.__table__), [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
                                         for child_id, cp_id in zip(child_ids, cp_ids)])
     return list(zip(child_ids, cp_ids))
 
@@ -146,7 +169,7 @@ class Details:
         for model, values in ((ChildName, self.names), (ChildAddress, self.addresses), (Carer, self.carers),
                               (Involvement, self.involvements)):
             if values:
-                session.execute(insert(model), values)
+                session.execute(insert(model.__table__), values)
 
 
 @dataclass
@@ -162,9 +185,8 @@ def link_rows(session: Session, rows: list[Joining], organisations: Organisation
     if not rows:
         return
     now = clock.now()
-    record_ids = list(session.scalars(insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True), [
-        {**row.record, "child_id": row.child_id, "origin_child_id": row.child_id, "received_at": now,
-         "updated_at": now} for row in rows]))
+    record_ids = _insert_records(session, [{**row.record, "child_id": row.child_id, "origin_child_id": row.child_id,
+                                            "received_at": now, "updated_at": now} for row in rows])
     details = Details()
     for row, record_id in zip(rows, record_ids):
         details.add(row.data, row.child_id, record_id, organisations, now)
@@ -175,7 +197,70 @@ def link_rows(session: Session, rows: list[Joining], organisations: Organisation
             if row.data.get(f"{kind}_code"):
                 settings.setdefault(row.child_id, {})[f"{kind}_id"] = organisations.id_of(
                     kind, row.data[f"{kind}_code"], row.data.get(f"{kind}_name"))
-    survivorship.rederive_many(session, [row.child_id for row in rows], settings)
+    _rederive(session, [row.child_id for row in rows], settings, organisations, now)
+
+
+def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict], organisations: Organisations,
+              now) -> None:
+    """Derive the joined children again from all their source records: one statement per table, not per child.
+
+    Every joined child gets one change-log row (its document gains at least the new record's name).
+    """
+    ids = list(dict.fromkeys(child_ids))
+    columns = [Child.id, Child.cp_id, *(getattr(Child, f) for f in writes.CHILD_FIELDS), Child.local_authority_id,
+               Child.school_id, Child.gp_practice_id]
+    current = {row.id: row for row in session.execute(select(*columns).where(Child.id.in_(ids)))}
+    records: dict[int, list] = {}
+    for record in session.execute(select(SourceRecord.id, SourceRecord.child_id, SourceRecord.source,
+                                         SourceRecord.payload, SourceRecord.received_at, SourceRecord.updated_at)
+                                  .where(SourceRecord.child_id.in_(ids))):
+        records.setdefault(record.child_id, []).append(record)
+    trust = session.info.get("source_trust")
+    children, primaries = [], []
+    for child_id in ids:
+        row = current[child_id]
+        derived = survivorship.derive(records.get(child_id, []), trust)
+        la_code = derived.pop("la_code", None)
+        values = {f: getattr(row, f) for f in writes.CHILD_FIELDS}
+        values.update(writes.child_values({k: v for k, v in derived.items() if k in writes.CHILD_FIELDS}))
+        children.append({"id": child_id, **values, "synthetic": False, "updated_at": now,
+                         "local_authority_id": organisations.id_of("local_authority", la_code) or row.local_authority_id,
+                         "school_id": settings.get(child_id, {}).get("school_id", row.school_id),
+                         "gp_practice_id": settings.get(child_id, {}).get("gp_practice_id", row.gp_practice_id)})
+        primaries.append({"child_id": child_id, "given_name": values["given_name"],
+                          "middle_names": values["middle_names"], "family_name": values["family_name"]})
+    children_table, names = Child.__table__, ChildName.__table__
+    update_rows(session, children_table, children_table.c.id, children)
+    update_rows(session, names, names.c.child_id, primaries, names.c.kind == "primary")
+    writes._serialise_outbox_writers(session)
+    session.execute(insert(ChangeLog.__table__), [{"child_id": child_id, "cp_id": current[child_id].cp_id,
+                                         "change": "source_linked"} for child_id in ids])
+
+
+UPDATE_CHUNK = 2000
+
+
+def update_rows(session: Session, table, key, rows: list[dict], *where) -> None:
+    """Set each row's columns on the table row whose ``key`` column equals the row's value of it.
+
+    PostgreSQL gets one ``UPDATE ... FROM (VALUES ...)`` a chunk, not a statement a row; SQLite (local,
+    in-process) runs the same statement for each row.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    columns = [name for name in names if name != key.name]
+    if session.get_bind().dialect.name != "postgresql":
+        statement = update(table).where(key == bindparam(f"b_{key.name}"), *where).values(
+            {name: bindparam(f"b_{name}") for name in columns})
+        session.execute(statement, [{f"b_{name}": row[name] for name in names} for row in rows])
+        return
+    for start in range(0, len(rows), UPDATE_CHUNK):
+        chunk = rows[start:start + UPDATE_CHUNK]
+        given = values_clause(*(column(name, table.c[name].type) for name in names), name="given").data(
+            [tuple(row[name] for name in names) for row in chunk])
+        session.execute(update(table).where(key == given.c[key.name], *where).values(
+            {name: cast(given.c[name], table.c[name].type) for name in columns}))
 
 
 def _real(child_id: int, child_ids: list[int]) -> int:
@@ -189,10 +274,11 @@ def _review_items(session: Session, rows: list[NewChild], child_ids: list[int], 
     if not doubted:
         return
     now = clock.now()
-    item_ids = list(session.scalars(insert(ReviewItem).returning(ReviewItem.id, sort_by_parameter_order=True), [
+    session.execute(insert(ReviewItem.__table__), [
         {"child_id": child_id, "source_record_id": record_id, "status": "open", "linkage_model": row.model,
-         "created_at": now, "version": 1} for row, child_id, record_id in doubted]))
-    session.execute(insert(ReviewCandidate), [
+         "created_at": now, "version": 1} for row, child_id, record_id in doubted])
+    item_ids = _ids_of(session, ReviewItem.source_record_id, ReviewItem.id, [record_id for _, _, record_id in doubted])
+    session.execute(insert(ReviewCandidate.__table__), [
         {"item_id": item_id, "child_id": _real(candidate.child_id, child_ids), "match_weight": round(candidate.weight, 2),
          "contributions": candidate.contributions}
         for (row, _, _), item_id in zip(doubted, item_ids) for candidate in row.review])

@@ -313,6 +313,7 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
     def flush() -> None:
         _apply_batch(session, source, batch, linker, model, organisations)
         session.commit()
+        session.expunge_all()  # batches write through Core too: no object may outlive its batch, stale
         for result, _ in batch:
             summary.add(result)
             on_result(result)

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from analyzers import clock
 
@@ -105,29 +105,6 @@ def rederive(session: Session, child: Child) -> bool:
     for record in records:
         record_address(session, child, record)
     return changed
-
-
-def rederive_many(session: Session, child_ids: list[int], settings: dict[int, dict] | None = None) -> None:
-    """Derive many children again after source records joined them (one change-log row each).
-
-    ``settings`` may give a child its school or GP practice (``school_id`` / ``gp_practice_id``).
-    """
-    ids = list(dict.fromkeys(child_ids))
-    children = session.scalars(select(Child).where(Child.id.in_(ids))
-                               .options(selectinload(Child.names), selectinload(Child.local_authority))).all()
-    records: dict[int, list[SourceRecord]] = {}
-    for record in session.scalars(select(SourceRecord).where(SourceRecord.child_id.in_(ids))):
-        records.setdefault(record.child_id, []).append(record)
-    trust = session.info.get("source_trust")
-    for child in children:
-        derived = derive(records.get(child.id, []), trust)
-        la_code = derived.pop("la_code", None)
-        writes.update_child(session, child, la_code=la_code, log=False,
-                            **{k: v for k, v in derived.items() if k in writes.CHILD_FIELDS})
-        for column, value in (settings or {}).get(child.id, {}).items():
-            setattr(child, column, value)
-        child.synthetic = False  # a source sent this child: it may be real now
-        writes.log_change(session, child, "source_linked")
 
 
 def record_address(session: Session, child: Child, record: SourceRecord) -> None:

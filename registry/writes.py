@@ -111,7 +111,7 @@ def set_organisation_authority(session: Session, org: Organisation, la_code: str
 def create_child(session: Session, *, la_code: str | None = None, rng: random.Random | None = None,
                  synthetic: bool = False, **fields: Any) -> Child:
     """A new child; ``synthetic`` only for children the demo-data generator made up."""
-    child = Child(cp_id=_unused_cp_id(session, rng), synthetic=synthetic, **_child_fields(fields))
+    child = Child(cp_id=_unused_cp_id(session, rng), synthetic=synthetic, **child_values(fields))
     if la_code:
         child.local_authority = get_or_create_organisation(session, "local_authority", la_code)
     session.add(child)
@@ -126,7 +126,7 @@ def update_child(session: Session, child: Child, *, la_code: str | None = None, 
     """Apply changed fields; returns whether anything changed (and logs only then, unless ``log`` is False
     because the caller logs the child's change itself)."""
     changed = False
-    for key, value in _child_fields(fields).items():
+    for key, value in child_values(fields).items():
         if getattr(child, key) != value:
             setattr(child, key, value)
             changed = True
@@ -226,7 +226,8 @@ def remove_source_details(session: Session, child: Child, source_record: SourceR
     log_change(session, child, "source_details_replaced")
 
 
-def _child_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def child_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """A child's fields as the table holds them (a date of birth given as text is parsed); refuses unknown ones."""
     unknown = set(fields) - set(CHILD_FIELDS)
     if unknown:
         raise RegistryError(sorted(unknown)[0], "is not a field of a child record")

@@ -35,7 +35,7 @@ def test_a_row_is_looked_up_by_every_kind_of_evidence_with_the_search_keys():
     assert "smith" in terms["given_exact"] and "olivia" in terms["family_exact"]  # names swapped
     assert any(key.startswith("dm:") for key in terms["family_phonetic"])
     assert body["query"]["bool"]["filter"] == [{"term": {"status": "active"}}]
-    assert body["size"] == 10 and body["_source"] == ["cp_id"]
+    assert body["size"] == 10 and body["_source"] is False and body["docvalue_fields"] == ["cp_id"]
 
 
 def test_no_fuzzy_clause_and_a_date_of_birth_alone_is_not_enough():
