@@ -22,6 +22,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # either child is its own). Never an API client: a person decides that two records are one child.
     "review_linkage": frozenset({"la_management", "national_admin"}),
     "merge_children": frozenset({"la_management", "national_admin"}),
+    # The linkage model's versions: reading, comparing on the reviewers' decisions (figures only), editing the
+    # thresholds, activating. Training reads a sample of the whole directory: a national appointment only.
+    "tune_linkage": frozenset({"relevance_admin", "national_admin"}),
+    "train_linkage": frozenset({"national_admin"}),
     # Scope rather than a task: these act in every local authority (users, organisations, shielding, bulk reads);
     # the other roles holding such a task act only in their own authority (VisibilityPolicy.acts_for_authority).
     "act_in_every_authority": frozenset({"national_admin"}),

@@ -18,6 +18,7 @@ NAVIGATION = (("pages.search_form", "Find a child", "search"), ("review.events",
               ("user_admin.users", "Users", "administer_users"),
               ("admin.organisations", "Organisations", "administer_users"),
               ("relevance_admin.profiles", "Relevance", "manage_relevance"),
+              ("linkage_models.models", "Linkage models", "tune_linkage"),
               ("linkage_review.queue", "Linkage review", "review_linkage"),
               ("admin.index", "Index", "view_index_status"))
 GOVUK_ASSETS = Path(__file__).parent / "static" / "govuk" / "assets"  # copied by scripts/build-frontend

@@ -14,15 +14,20 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import review
 from registry.linkage import store
 from registry.linkage.linker import load_link_records
 from registry.linkage.relink import detach_for_review, others_of, would_still_link
-from registry.linkage.model import LinkageModel
+from registry.linkage.model import LinkageModel, LinkageModelError
 from registry.linkage.records import LinkRecord
 from registry.linkage.training import BLOCKING_RULES, blocked_pairs, evaluate, train as train_model
 from registry.models import Child, ReviewItem, SourceRecord
 
 Recorder = Callable[[Session, str, dict], object]
+# How many children training reads by default, and the bounds on it (the console and the page alike).
+SAMPLE_DEFAULT, SAMPLE_MIN, SAMPLE_MAX = 50_000, 100, 10_000_000
+# What a new version made by hand may change: the rest of a model is learnt (``train``).
+EDITABLE = ("upper", "lower", "twin_decision")
 
 
 class PairsError(ValueError):
@@ -79,19 +84,51 @@ def read_pairs(lines: Iterable[str]) -> Iterator[tuple[LinkRecord, LinkRecord, b
         if not line.strip():
             continue
         try:
-            pair = json.loads(line)
-            if not isinstance(pair, dict) or not isinstance(pair.get("match"), bool):
-                raise ValueError('each line must be an object with "left", "right" and "match" (true or false)')
-            yield LinkRecord.from_fields(pair["left"]), LinkRecord.from_fields(pair["right"]), pair["match"]
+            yield pair_of(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
             raise PairsError(f"line {number}: {exc}") from None
 
 
+def pair_of(pair) -> tuple[LinkRecord, LinkRecord, bool]:
+    """One labelled pair {"left": {fields}, "right": {fields}, "match": bool} as two records and the label."""
+    if not isinstance(pair, dict) or not isinstance(pair.get("match"), bool):
+        raise ValueError('each line must be an object with "left", "right" and "match" (true or false)')
+    return LinkRecord.from_fields(pair["left"]), LinkRecord.from_fields(pair["right"]), pair["match"]
+
+
+def reviewed_pairs(session: Session, audit: Recorder, **details) -> list[dict]:
+    """The reviewers' decisions as labelled pairs (they hold children's details): one bulk read, audited with
+    their number and ``details`` (where they go)."""
+    pairs = list(review.labelled_pairs(session))
+    audit(session, "bulk_read", {"purpose": "linkage_labelled_pairs", "pairs": len(pairs), **details})
+    return pairs
+
+
 def evaluate_models(session: Session, models: list[LinkageModel], pairs: list[tuple], audit: Recorder) -> list[dict]:
-    """Each model's precision, recall, F1 and review rate on the same labelled pairs, side by side."""
-    reports = [{"model": model.label, **evaluate(model, pairs)} for model in models]
+    """Each model's precision, recall, F1 and review rate on the same labelled pairs, side by side, each model
+    deciding as a feed load would use it (an untrained one with the directory's prior: store.for_directory)."""
+    reports = [{"model": model.label, **evaluate(store.for_directory(session, model), pairs)} for model in models]
     audit(session, "linkage_model_evaluated", {"models": [r["model"] for r in reports], "pairs": len(pairs)})
     return reports
+
+
+def evaluate_on_reviews(session: Session, models: list[LinkageModel], audit: Recorder) -> list[dict]:
+    """``evaluate_models`` on the reviewers' decisions; no reports (nothing evaluated) while there are none."""
+    pairs = [pair_of(pair) for pair in reviewed_pairs(session, audit, destination="evaluation")]
+    return evaluate_models(session, models, pairs, audit) if pairs else []
+
+
+def save_version(session: Session, base: LinkageModel, changes: dict, created_by: str,
+                 audit: Recorder) -> LinkageModel:
+    """The next version of ``base``'s name with some of EDITABLE changed, stored (not active) and audited as
+    "linkage_model_saved"; LinkageModelError naming the key when the result is not a valid model."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise LinkageModelError(f"{unknown[0]}: not editable (only {', '.join(EDITABLE)})")
+    model = LinkageModel.from_body({**base.to_body(), **changes})
+    saved = store.save_model(session, model, created_by)
+    audit(session, "linkage_model_saved", {"model": saved.label, "based_on": base.label, **changes})
+    return saved
 
 
 def activate(session: Session, name: str, version: int | None, activated_by: str, audit: Recorder) -> LinkageModel:

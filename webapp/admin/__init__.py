@@ -1,5 +1,5 @@
 """What administrators, LA management teams and auditors use: users, organisations, shielding, index status,
-relevance profiles, linkage review and the audit trail."""
-from . import audit, directory, linkage_review, relevance, users
+relevance profiles, linkage models, linkage review and the audit trail."""
+from . import audit, directory, linkage_models, linkage_review, relevance, users
 
-BLUEPRINTS = (audit.bp, users.bp, directory.bp, relevance.bp, linkage_review.bp)
+BLUEPRINTS = (audit.bp, users.bp, directory.bp, relevance.bp, linkage_models.bp, linkage_review.bp)

@@ -6,12 +6,10 @@ name).
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from elasticsearch import ApiError, TransportError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
 from access_control import audit
 from registry.models import RelevanceProfileRow
@@ -23,6 +21,7 @@ from search_service.queries import GROUPS, REASONS
 from .. import relevance_service
 from ..auth import Refused, require
 from ..extensions import es_client, sessions
+from .versions import chosen_versions, listed_versions, metric_row, number_text, parse_number
 
 bp = Blueprint("relevance_admin", __name__, url_prefix="/admin/relevance")
 
@@ -51,36 +50,11 @@ def threshold_field(name: str) -> str:
     return f"threshold_{name}"
 
 
-def _number_text(value: float) -> str:
-    return f"{value:g}"
-
-
 def _versions() -> list[dict]:
     """Every stored version, newest first within each name, with the shipped default if never stored."""
-    with sessions()() as db:
-        rows = db.scalars(select(RelevanceProfileRow)
-                          .order_by(RelevanceProfileRow.name, RelevanceProfileRow.version.desc())).all()
-        versions = [{"name": r.name, "version": r.version, "ref": f"{r.name}:{r.version}", "active": r.active,
-                     "created_by": r.created_by, "created_at": r.created_at,
-                     "description": r.body.get("description", "")} for r in rows]
     # With no version activated, searches use the shipped default (relevance_service.active_profile).
-    shipped = default_profile()
-    stored = next((v for v in versions if v["name"] == shipped.name and v["version"] == shipped.version), None)
-    if stored is None:
-        versions.append({"name": shipped.name, "version": shipped.version, "ref": f"{shipped.name}:{shipped.version}",
-                         "active": False, "created_by": "shipped", "created_at": None,
-                         "description": shipped.description})
-        versions.sort(key=lambda v: (v["name"], -v["version"]))
-    if not any(v["active"] for v in versions) and (stored is None or stored["created_by"] == "shipped"):
-        next(v for v in versions if v["name"] == shipped.name and v["version"] == shipped.version)["active"] = True
-    return versions
-
-
-def _profile_ref(text: str) -> tuple[str, int] | None:
-    name, _, version = text.strip().partition(":")
-    if not name or not version.isdigit():
-        return None
-    return name, int(version)
+    return listed_versions(RelevanceProfileRow, default_profile().to_dict(),
+                           lambda body: {"description": body.get("description", "")})
 
 
 def _list_page(viewer, form: dict, errors: dict | None = None, status: int | None = None):
@@ -112,20 +86,9 @@ def activate(name: str, version: int):
 
 def _form_of(profile) -> dict:
     form = {"name": profile.name, "description": profile.description}
-    form.update({weight_field(n): _number_text(v) for n, v in profile.weights.items()})
-    form.update({threshold_field(n): _number_text(v) for n, v in profile.thresholds.items()})
+    form.update({weight_field(n): number_text(v) for n, v in profile.weights.items()})
+    form.update({threshold_field(n): number_text(v) for n, v in profile.thresholds.items()})
     return form
-
-
-def _number(text: str, low: float, high: float, low_included: bool = True) -> tuple[float | None, str | None]:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None, "enter a number, for example 7.5" if text.strip() else "enter a number"
-    if not math.isfinite(value) or value > high or value < low or (value == low and not low_included):
-        return None, f"must be a number from {_number_text(low)} to {_number_text(high)}" if low_included else \
-            f"must be more than {_number_text(low)} and at most {_number_text(high)}"
-    return value, None
 
 
 def _profile_from_form(form: dict) -> tuple[dict, dict]:
@@ -133,11 +96,11 @@ def _profile_from_form(form: dict) -> tuple[dict, dict]:
     errors: dict[str, list[str]] = {}
     weights, thresholds = {}, {}
     for name in WEIGHT_NAMES:
-        weights[name], problem = _number(form[weight_field(name)], 0, MAX_WEIGHT)
+        weights[name], problem = parse_number(form[weight_field(name)], 0, MAX_WEIGHT)
         if problem:
             errors[weight_field(name)] = [problem]
     for name in THRESHOLD_NAMES:
-        thresholds[name], problem = _number(form[threshold_field(name)], 0, 1, low_included=False)
+        thresholds[name], problem = parse_number(form[threshold_field(name)], 0, 1, low_included=False)
         if problem:
             errors[threshold_field(name)] = [problem]
     if not any(threshold_field(n) in errors for n in ("minimum", "probable", "certain")) and not (
@@ -226,10 +189,6 @@ def _rank_text(rank: int | None) -> str:
     return "miss" if rank is None else str(rank)
 
 
-def _metric_text(name: str, value) -> str:
-    return str(value) if name == "queries" else f"{value:.3f}"
-
-
 def _changes(items, synthetic: bool) -> dict:
     """Changed queries as the page lists them: what was searched for only when every child is synthetic."""
     shown = [{"id": j.id, "criteria": j.criteria if synthetic else None,
@@ -242,26 +201,8 @@ def evaluation():
     viewer, _ = require("manage_relevance")
     form = {key: request.form.get(key, "").strip() for key in ("profile", "against", "judgments")}
     errors: dict[str, list[str]] = {}
-    refs = []
-    for key in ("profile", "against"):
-        if not form[key] and key == "against":
-            continue
-        ref = _profile_ref(form[key])
-        if ref is None:
-            errors[key] = ["choose a profile version"]
-        else:
-            refs.append(ref)
-    if len(refs) == 2 and refs[0] == refs[1]:
-        errors["against"] = ["choose a different version to compare with, or none"]
+    profiles = chosen_versions(form, "profile", "profile", errors, relevance_service.get_profile, (ProfileError,))
     path, judgments = _judgments(form["judgments"], errors)
-    profiles = []
-    if not errors:
-        with sessions()() as db:
-            for key, ref in zip(("profile", "against"), refs):
-                try:
-                    profiles.append(relevance_service.get_profile(db, *ref))
-                except ProfileError:
-                    errors[key] = [f"there is no profile {ref[0]} version {ref[1]}"]
     if errors:
         return _list_page(viewer, form, errors)
     try:
@@ -272,14 +213,8 @@ def evaluation():
         return _list_page(viewer, form, {"evaluation": [
             f"the search engine could not run the queries ({type(exc).__name__}): check the index status"]}, 503)
     reports, synthetic = evaluation.reports, evaluation.synthetic
-    rows = []
-    for name, display in METRIC_NAMES:
-        values = [getattr(r.metrics, name) for r in reports]
-        row = {"name": display, "values": [_metric_text(name, v) for v in values]}
-        if len(values) == 2:
-            delta = values[1] - values[0]
-            row["delta"] = f"{delta:+d}" if name == "queries" else f"{delta:+.3f}"
-        rows.append(row)
+    rows = [metric_row(display, [getattr(r.metrics, name) for r in reports], whole=name == "queries")
+            for name, display in METRIC_NAMES]
     worse = better = None
     if len(reports) == 2:
         before, after = reports[0].outcomes, reports[1].outcomes

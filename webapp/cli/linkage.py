@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..linkage_training import SAMPLE_DEFAULT, SAMPLE_MAX, SAMPLE_MIN
 from .relevance import _profile_ref as _model_ref
 from .support import Context, cli_actor, pass_ctx
 
@@ -32,7 +33,7 @@ def _fail_cleanly():
 
 @linkage.command("train")
 @click.option("--base", "base_ref", help="NAME[:VERSION] to start from (default: the active model).")
-@click.option("--sample", type=click.IntRange(100, 10_000_000), default=50_000, show_default=True,
+@click.option("--sample", type=click.IntRange(SAMPLE_MIN, SAMPLE_MAX), default=SAMPLE_DEFAULT, show_default=True,
               help="How many children (with all their source records) to train on.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--iterations", type=click.IntRange(1, 200), default=25, show_default=True, help="EM iterations.")
@@ -117,12 +118,11 @@ def linkage_evaluate(ctx: Context, pairs_path: Path, model_ref: str | None, agai
 def linkage_export_pairs(ctx: Context, out_path: Path):
     """Write the reviewers' decisions as labelled pairs, so a model can be evaluated (and learn) from them."""
     from access_control import audit
-    from registry import review
+
+    from ..linkage_training import reviewed_pairs
 
     with ctx.sessions.begin() as session:
-        pairs = list(review.labelled_pairs(session))
-        audit.recorder(cli_actor())(session, "bulk_read", {"purpose": "linkage_labelled_pairs",
-                                                           "pairs": len(pairs), "destination": str(out_path)})
+        pairs = reviewed_pairs(session, audit.recorder(cli_actor()), destination=str(out_path))
     with out_path.open("w", encoding="utf-8") as out:
         for pair in pairs:
             out.write(json.dumps(pair, ensure_ascii=False, default=str) + "\n")
