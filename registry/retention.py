@@ -99,8 +99,9 @@ def purge_expired(session: Session, today: dt.date, retention_years: int) -> lis
 
     The "purged" change is logged first (it keeps the cp_id, so the indexer can remove the
     document), then the child's source records, then the child with its names, carers and
-    involvements. Merged and deleted children are not touched, except that a child merged into a
-    purged one loses the now dangling ``merged_into_id`` (logged as "merge_target_purged").
+    involvements. A child merged into a purged one is the same child: it goes with it (its source
+    records and names already moved to the survivor; what it kept goes now). Active and deleted
+    children are not touched.
     """
     if retention_years < 0:
         raise ValueError(f"retention_years must not be negative, got {retention_years}")
@@ -109,14 +110,11 @@ def purge_expired(session: Session, today: dt.date, retention_years: int) -> lis
         due = [c for c in batch if purge_date(c.date_of_birth, retention_years) <= today]
         if not due:
             continue
+        due += _merged_into(session, [c.id for c in due])
         ids = [c.id for c in due]
         for child in due:
             log_change(session, child, "purged")
             purged.append(child.cp_id)
-        for survivor in session.scalars(select(Child).where(Child.merged_into_id.in_(ids),
-                                                            Child.id.not_in(ids))):
-            survivor.merged_into_id = None
-            log_change(session, survivor, "merge_target_purged")
         session.flush()
         _forget_linkage(session, ids)
         # Explicit statements rather than ORM cascades: five statements per batch, and the same
@@ -130,6 +128,17 @@ def purge_expired(session: Session, today: dt.date, retention_years: int) -> lis
         for child in due:
             session.expunge(child)  # its collections were deleted above; the ORM must not touch them
     return purged
+
+
+def _merged_into(session: Session, ids: list[int]) -> list[Child]:
+    """Every child merged, directly or through a chain of merges, into one of ``ids``."""
+    found: list[Child] = []
+    frontier = ids
+    while frontier:
+        layer = list(session.scalars(select(Child).where(Child.merged_into_id.in_(frontier), Child.status == "merged")))
+        found += layer
+        frontier = [child.id for child in layer]
+    return found
 
 
 def _forget_linkage(session: Session, ids: list[int]) -> None:

@@ -229,21 +229,21 @@ def test_purge_respects_retention_years_and_29_february(sessions):
     assert _status(sessions, leapling) is None
 
 
-def test_purge_leaves_active_merged_and_deleted_children_alone(sessions):
+def test_purge_takes_the_children_merged_into_a_purged_one_and_leaves_others_alone(sessions):
     archived = add_child(sessions, given="Archived", dob=D(1990, 1, 1))
     active = add_child(sessions, given="Active", dob=D(1990, 1, 1))
     merged = add_child(sessions, given="Merged", dob=D(1990, 1, 1))
+    merged_earlier = add_child(sessions, given="Earlier", dob=D(1990, 1, 1))
     deleted = add_child(sessions, given="Deleted", dob=D(1990, 1, 1))
     _set_status(sessions, archived, "archived")
     _set_status(sessions, merged, "merged", merged_into=archived)
+    _set_status(sessions, merged_earlier, "merged", merged_into=merged)  # a chain of merges
     _set_status(sessions, deleted, "deleted")
-    assert _purge(sessions, D(2026, 1, 1)) == [archived]
-    assert [_status(sessions, c) for c in (archived, active, merged, deleted)] == [None, "active", "merged",
-                                                                                  "deleted"]
-    # The record merged into the purged one keeps its data but no longer points at a deleted row.
-    with sessions() as session:
-        assert session.scalar(select(Child.merged_into_id).where(Child.cp_id == merged)) is None
-    assert _changes(sessions)[-2:] == [(archived, "purged"), (merged, "merge_target_purged")]
+    # A merged record is the same child as the one it leads to: its data goes when that child's does.
+    assert _purge(sessions, D(2026, 1, 1)) == [archived, merged, merged_earlier]
+    assert [_status(sessions, c) for c in (archived, active, merged, merged_earlier, deleted)] == [
+        None, "active", None, None, "deleted"]
+    assert _changes(sessions)[-3:] == [(archived, "purged"), (merged, "purged"), (merged_earlier, "purged")]
 
 
 def test_purge_works_in_batches(sessions, monkeypatch):
