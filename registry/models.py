@@ -46,6 +46,18 @@ class Base(DeclarativeBase):
     pass
 
 
+class VersionedBody:
+    """A JSON body stored version by version (relevance profiles, linkage models); one version is active."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
 class Organisation(Base):
     __tablename__ = "organisations"
     __table_args__ = (
@@ -289,18 +301,10 @@ class ChildMerge(Base):
     unmerged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class LinkageModelRow(Base):
+class LinkageModelRow(VersionedBody, Base):
     """A version of a record-linkage model (levels, m and u, term frequencies, thresholds); one is active."""
     __tablename__ = "linkage_models"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_linkage_models_name_version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    version: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict] = mapped_column(JSON)
-    active: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class ChangeLog(Base):
@@ -327,18 +331,10 @@ class IndexCheckpoint(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class RelevanceProfileRow(Base):
+class RelevanceProfileRow(VersionedBody, Base):
     """A version of a relevance profile; editing creates a new version, one version is active."""
     __tablename__ = "relevance_profiles"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_relevance_profiles_name_version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    version: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict] = mapped_column(JSON)
-    active: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class IndexDeadLetter(Base):
