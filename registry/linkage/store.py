@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from .. import profiles as versions
 from ..models import Child, LinkageModelRow
 from .model import DEFAULT_BODY, LinkageModel
+from .training import counted_term_frequencies, with_term_frequencies
 
 
 class ModelError(ValueError):
@@ -27,15 +28,24 @@ SMALLEST_DIRECTORY = 10_000
 
 
 def for_directory(session: Session, model: LinkageModel) -> LinkageModel:
-    """An untrained model's prior as the directory stands: a new row is one of its children at best.
+    """An untrained model as the directory stands: its prior (a new row is one of its children at best) and,
+    when the model holds none, how common each name is in it.
 
-    A trained model keeps the prior it learnt. The directory is taken to hold at least
-    SMALLEST_DIRECTORY children, so a nearly empty one does not make every pair look likely.
+    A trained model keeps the prior and frequencies it learnt. The directory is taken to hold at least
+    SMALLEST_DIRECTORY children, so a nearly empty one does not make every pair look likely; below that
+    size name frequencies say little and are left out.
     """
     if model.to_body().get("trained"):
         return model
-    children = session.scalar(select(func.count()).select_from(Child).where(Child.status == "active")) or 0
-    return model.with_prior(1 / max(children, SMALLEST_DIRECTORY))
+    active = Child.status == "active"
+    children = session.scalar(select(func.count()).select_from(Child).where(active)) or 0
+    model = model.with_prior(1 / max(children, SMALLEST_DIRECTORY))
+    if children < SMALLEST_DIRECTORY or any(model.to_body()["term_frequencies"].values()):
+        return model
+    # How common each name is, so a shared "Khan" weighs less than a shared rare name (one GROUP BY per kind).
+    given, family = (session.execute(select(column, func.count()).where(active).group_by(column)).tuples().all()
+                     for column in (Child.given_name, Child.family_name))
+    return with_term_frequencies(model, counted_term_frequencies(given, family, children))
 
 
 def find_model(session: Session, name: str, version: int | None = None) -> LinkageModel:

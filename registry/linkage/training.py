@@ -47,9 +47,25 @@ def term_frequencies(records: Iterable[LinkRecord], top: int = 5000) -> dict[str
         total += 1
         counts["given"].update({key for given, _, _ in record.names for key in given_name_keys(given).exact})
         counts["family"].update({key for _, _, family in record.names for key in family_name_keys(family).exact})
+    return _shares(counts, total, top)
+
+
+def counted_term_frequencies(given: Iterable[tuple[str, int]], family: Iterable[tuple[str, int]], total: int,
+                             top: int = 5000) -> dict[str, dict[str, float]]:
+    """As ``term_frequencies``, from (name, how many children have it) counts, e.g. a GROUP BY over the directory."""
+    counts = {"given": Counter(), "family": Counter()}
+    for kind, names, keys_of in (("given", given, given_name_keys), ("family", family, family_name_keys)):
+        for name, count in names:
+            for key in set(keys_of(name).exact):
+                counts[kind][key] += count
+    return _shares(counts, total, top)
+
+
+def _shares(counts: dict[str, Counter], total: int, top: int) -> dict[str, dict[str, float]]:
     if not total:
         return {"given": {}, "family": {}}
-    return {kind: {key: count / total for key, count in counter.most_common(top)} for kind, counter in counts.items()}
+    return {kind: {key: min(count / total, 1.0) for key, count in counter.most_common(top)}
+            for kind, counter in counts.items()}
 
 
 def with_term_frequencies(model: LinkageModel, frequencies: dict[str, dict[str, float]]) -> LinkageModel:

@@ -294,3 +294,13 @@ def test_evaluate_with_nothing_to_divide_gives_zeros():
     result = evaluate(MODEL, [])
     assert (result["pairs"], result["precision"], result["recall"], result["f1"], result["review_rate"]) == (
         0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_term_frequencies_from_directory_counts():
+    from registry.linkage.training import counted_term_frequencies
+
+    shares = counted_term_frequencies([("Mohammed", 50), ("Zephyr", 1)], [("Khan", 40), ("Smith-Jones", 2)], 100)
+    assert shares["given"]["mohammed"] == 0.5 and shares["given"]["zephyr"] == 0.01
+    assert shares["family"]["khan"] == 0.4
+    assert shares["family"]["smith"] == shares["family"]["jones"] == 0.02   # each part of a double-barrelled name
+    assert counted_term_frequencies([], [], 0) == {"given": {}, "family": {}}
