@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, cast, column, insert, select, update
+from psycopg.types.json import Json
+from sqlalchemy import JSON, bindparam, cast, column, insert, select, update
 from sqlalchemy import values as values_clause
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,28 @@ def involvement_of(data: dict) -> dict | None:
     return fields
 
 
+def insert_rows(session: Session, model, rows: list[dict]) -> None:
+    """Insert rows (all with the same keys): PostgreSQL's COPY, else one executemany.
+
+    COPY streams the rows in one statement; an executemany costs the server a statement a row. COPY skips
+    SQLAlchemy's Python-side defaults, so callers give every column that has one (server defaults apply).
+    """
+    if not rows:
+        return
+    table = model.__table__
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Json(row[name]) if name in as_json and row[name] is not None else row[name]
+                            for name in columns])
+
+
 def _ids_of(session: Session, unique, id_column, keys: list) -> list[int]:
     """The ids of rows just inserted, in the order of their unique ``keys`` (a multi-row INSERT, then one SELECT:
     INSERT ... RETURNING in parameter order falls back to a statement a row on some drivers)."""
@@ -80,7 +103,7 @@ def _ids_of(session: Session, unique, id_column, keys: list) -> list[int]:
 
 def _insert_records(session: Session, records: list[dict]) -> list[int]:
     """Insert source records (all of one source); their ids in the given order."""
-    session.execute(insert(SourceRecord.__table__), records)
+    insert_rows(session, SourceRecord, records)
     source = records[0]["source"]
     found: dict = {}
     keys = [r["source_record_id"] for r in records]
@@ -117,7 +140,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
                          "gp_practice_id": organisations.id_of("gp_practice", data.get("gp_practice_code"),
                                                                data.get("gp_practice_name")),
                          "created_at": now, "updated_at": now})
-    session.execute(insert(Child.__table__), children)
+    insert_rows(session, Child, children)
     child_ids = _ids_of(session, Child.cp_id, Child.id, cp_ids)
     record_ids = _insert_records(session, [{**row.record, "child_id": child_id, "origin_child_id": child_id,
                                             "received_at": now, "updated_at": now}
@@ -132,7 +155,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
     details.insert(session)
     _review_items(session, rows, child_ids, record_ids)
     writes._serialise_outbox_writers(session)
-    session.execute(insert(ChangeLog.__table__), [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
+    insert_rows(session, ChangeLog, [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
                                         for child_id, cp_id in zip(child_ids, cp_ids)])
     return list(zip(child_ids, cp_ids))
 
@@ -169,7 +192,7 @@ class Details:
         for model, values in ((ChildName, self.names), (ChildAddress, self.addresses), (Carer, self.carers),
                               (Involvement, self.involvements)):
             if values:
-                session.execute(insert(model.__table__), values)
+                insert_rows(session, model, values)
 
 
 @dataclass
@@ -233,7 +256,7 @@ def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict],
     update_rows(session, children_table, children_table.c.id, children)
     update_rows(session, names, names.c.child_id, primaries, names.c.kind == "primary")
     writes._serialise_outbox_writers(session)
-    session.execute(insert(ChangeLog.__table__), [{"child_id": child_id, "cp_id": current[child_id].cp_id,
+    insert_rows(session, ChangeLog, [{"child_id": child_id, "cp_id": current[child_id].cp_id,
                                          "change": "source_linked"} for child_id in ids])
 
 
@@ -274,11 +297,11 @@ def _review_items(session: Session, rows: list[NewChild], child_ids: list[int], 
     if not doubted:
         return
     now = clock.now()
-    session.execute(insert(ReviewItem.__table__), [
+    insert_rows(session, ReviewItem, [
         {"child_id": child_id, "source_record_id": record_id, "status": "open", "linkage_model": row.model,
          "created_at": now, "version": 1} for row, child_id, record_id in doubted])
     item_ids = _ids_of(session, ReviewItem.source_record_id, ReviewItem.id, [record_id for _, _, record_id in doubted])
-    session.execute(insert(ReviewCandidate.__table__), [
+    insert_rows(session, ReviewCandidate, [
         {"item_id": item_id, "child_id": _real(candidate.child_id, child_ids), "match_weight": round(candidate.weight, 2),
          "contributions": candidate.contributions}
         for (row, _, _), item_id in zip(doubted, item_ids) for candidate in row.review])
