@@ -28,8 +28,8 @@ def _children(sessions) -> int:
         return session.scalar(select(func.count()).select_from(Child))
 
 
-def _json_row(record_id: str, given: str = "Kate") -> str:
-    return json.dumps({"source_record_id": record_id, "given_name": given, "family_name": "Smith",
+def _json_row(record_id: str, given: str = "Kate", family: str = "Smith") -> str:
+    return json.dumps({"source_record_id": record_id, "given_name": given, "family_name": family,
                        "date_of_birth": DOB})
 
 
@@ -60,7 +60,9 @@ def test_a_quote_left_open_is_cut_off_at_the_limit_and_the_load_goes_on(sessions
 
 def test_a_huge_json_line_is_rejected_unread_and_the_rest_loads(sessions):
     huge = _json_row("J2", given="A" * (8 * 1024 * 1024))
-    _, results = _load(sessions, "\n".join([_json_row("J1"), huge, _json_row("J3")]) + "\n", fmt="jsonl")
+    # Two different children around the huge line (two rows about one child would link: see test_linkage_feeds).
+    _, results = _load(sessions, "\n".join([_json_row("J1"), huge, _json_row("J3", given="Ngozi", family="Okafor")]) + "\n",
+                       fmt="jsonl")
     assert [r.outcome for r in results] == ["created", "rejected", "created"]
     assert results[1].errors == {"_row": [f"the line is longer than the limit of {MAX_ROW_BYTES} bytes "
                                           "(line 2 of the file)"]}
@@ -105,7 +107,8 @@ def test_a_header_naming_a_column_twice_refuses_the_whole_file(sessions):
 def test_a_json_line_giving_a_column_twice_is_rejected(sessions):
     twice = json.dumps({"source_record_id": "J2", "given_name": "Kate", "family_name": "Smith",
                         "date_of_birth": DOB})[:-1] + ', "family_name": "Jones"}'
-    _, results = _load(sessions, "\n".join([_json_row("J1"), twice, _json_row("J3")]) + "\n", fmt="jsonl")
+    _, results = _load(sessions, "\n".join([_json_row("J1"), twice, _json_row("J3", given="Ngozi", family="Okafor")]) + "\n",
+                       fmt="jsonl")
     assert [r.outcome for r in results] == ["created", "rejected", "created"]
     assert results[1].errors == {"_row": ["the line gives 'family_name' more than once"]}
 
