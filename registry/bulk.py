@@ -1,12 +1,11 @@
-"""New children from feed rows, many at a time: the fast path of a load.
+"""Feed rows written many at a time: the fast path of a load.
 
-Rows that make a new child (linkage said "create" or "review") are written with one multi-row
-INSERT per table for the whole batch instead of an ORM unit of work per row: the child, its
-primary and source names, its source record, address, carer and involvement, its review item,
-and one change-log row per child. Statements go to the tables directly (Core, not the ORM's bulk
-insert, which splits rows by which columns are empty), and ids are read back by unique key (the indexer rebuilds the whole document from the database,
-so one row per child is all it needs). Everything the ORM path writes, this writes, in the same
-transaction; the caller's savepoint makes a batch all or nothing.
+New children (linkage said "create" or "review") and rows joining a child are written a batch at a
+time, one statement per table (COPY on PostgreSQL, an executemany elsewhere) instead of an ORM unit
+of work per row: the child, its primary and source names, its source record, address, carer and
+involvement, its review item, and one change-log row per child (the indexer rebuilds the whole
+document from the database, so one row per child is all it needs). Ids are read back by unique key.
+Everything the ORM path writes, this writes, in the caller's transaction.
 """
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ INVOLVEMENT_FLAGS = ("lead_professional", "caf_held", "info_to_share", "assessme
 @dataclass
 class NewChild:
     """A row that makes a child: its validated fields, and the review candidates when linkage doubted."""
-    source: str
     data: dict
     record: dict              # the source record's columns (content hash, payload, link fields)
     review: list = field(default_factory=list)  # ScoredCandidate-like: child_id, weight, contributions
@@ -58,6 +56,23 @@ class Organisations:
             self.session.flush()
             self.ids[key] = org.id
         return self.ids[key]
+
+
+def child_fields(data: dict) -> dict:
+    """A row's fields of the child itself (no gender given: "unknown")."""
+    fields = {k: data.get(k) for k in writes.CHILD_FIELDS}
+    fields["gender"] = fields["gender"] or "unknown"
+    return fields
+
+
+def carer_of(data: dict) -> dict | None:
+    """The carer a row names (as the registry's columns), or None."""
+    if not data.get("carer_given_name"):
+        return None
+    return {"given_name": data["carer_given_name"], "family_name": data["carer_family_name"],
+            "relationship_to_child": data["carer_relationship"],
+            "parental_responsibility": data.get("carer_parental_responsibility", False),
+            "phone": data.get("carer_phone"), "email": data.get("carer_email")}
 
 
 def involvement_of(data: dict) -> dict | None:
@@ -92,25 +107,22 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
                             for name in columns])
 
 
-def _ids_of(session: Session, unique, id_column, keys: list) -> list[int]:
-    """The ids of rows just inserted, in the order of their unique ``keys`` (a multi-row INSERT, then one SELECT:
-    INSERT ... RETURNING in parameter order falls back to a statement a row on some drivers)."""
+def _ids_of(session: Session, unique, id_column, keys: list, *where) -> list[int]:
+    """The ids of rows just inserted, in the order of their unique ``keys`` (``where`` narrows the key's scope):
+    one SELECT after the insert, since INSERT ... RETURNING in parameter order falls back to a statement a row
+    on some drivers."""
     found: dict = {}
     for start in range(0, len(keys), 5000):
-        found.update(session.execute(select(unique, id_column).where(unique.in_(keys[start:start + 5000]))).tuples().all())
+        found.update(session.execute(select(unique, id_column).where(
+            unique.in_(keys[start:start + 5000]), *where)).tuples().all())
     return [found[key] for key in keys]
 
 
 def _insert_records(session: Session, records: list[dict]) -> list[int]:
     """Insert source records (all of one source); their ids in the given order."""
     insert_rows(session, SourceRecord, records)
-    source = records[0]["source"]
-    found: dict = {}
-    keys = [r["source_record_id"] for r in records]
-    for start in range(0, len(keys), 5000):
-        found.update(session.execute(select(SourceRecord.source_record_id, SourceRecord.id).where(
-            SourceRecord.source == source, SourceRecord.source_record_id.in_(keys[start:start + 5000]))).tuples().all())
-    return [found[key] for key in keys]
+    return _ids_of(session, SourceRecord.source_record_id, SourceRecord.id,
+                   [r["source_record_id"] for r in records], SourceRecord.source == records[0]["source"])
 
 
 def _unused_cp_ids(session: Session, count: int, rng: random.Random | None) -> list[str]:
@@ -132,9 +144,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
     children = []
     for row, cp_id in zip(rows, cp_ids):
         data = row.data
-        values = {k: data.get(k) for k in writes.CHILD_FIELDS}
-        values["gender"] = values["gender"] or "unknown"
-        children.append({**values, "cp_id": cp_id, "shielded": False, "status": "active", "synthetic": False,
+        children.append({**child_fields(data), "cp_id": cp_id, "shielded": False, "status": "active", "synthetic": False,
                          "local_authority_id": organisations.id_of("local_authority", data.get("la_code")),
                          "school_id": organisations.id_of("school", data.get("school_code"), data.get("school_name")),
                          "gp_practice_id": organisations.id_of("gp_practice", data.get("gp_practice_code"),
@@ -175,12 +185,9 @@ class Details:
         if data.get("postcode") or data.get("address_line_1"):
             self.addresses.append({"child_id": child_id, "source_record_id": record_id, "first_seen": now,
                                    "last_seen": now, **{k: data.get(k) for k in ADDRESS_FIELDS}})
-        if data.get("carer_given_name"):
-            self.carers.append({"child_id": child_id, "source_record_id": record_id,
-                                "given_name": data["carer_given_name"], "family_name": data["carer_family_name"],
-                                "relationship_to_child": data["carer_relationship"],
-                                "parental_responsibility": data.get("carer_parental_responsibility", False),
-                                "phone": data.get("carer_phone"), "email": data.get("carer_email")})
+        carer = carer_of(data)
+        if carer is not None:
+            self.carers.append({"child_id": child_id, "source_record_id": record_id, **carer})
         involvement = involvement_of(data)
         if involvement is not None:
             self.involvements.append({

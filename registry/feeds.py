@@ -266,25 +266,13 @@ def _apply_details(session: Session, child: Child, record: SourceRecord, data: d
         if data.get(f"{kind}_code"):
             org = writes.get_or_create_organisation(session, kind, data[f"{kind}_code"], data.get(f"{kind}_name"))
             writes.set_setting(session, child, kind, org)
-    if data.get("carer_given_name"):
-        writes.add_carer(session, child, source_record=record,
-                         given_name=data["carer_given_name"], family_name=data["carer_family_name"],
-                         relationship_to_child=data["carer_relationship"],
-                         parental_responsibility=data.get("carer_parental_responsibility", False),
-                         phone=data.get("carer_phone"), email=data.get("carer_email"))
-    if data.get("service_code"):
+    carer = bulk.carer_of(data)
+    if carer is not None:
+        writes.add_carer(session, child, source_record=record, **carer)
+    involvement = bulk.involvement_of(data)
+    if involvement is not None:
         org = writes.get_or_create_organisation(session, "service", data["service_code"], data.get("service_name"))
-        writes.add_involvement(
-            session, child, org, source_record=record,
-            practitioner_name=data.get("practitioner_name"), role=data["practitioner_role"],
-            phone=data.get("practitioner_phone"), email=data.get("practitioner_email"),
-            start_date=data["involvement_start"], end_date=data.get("involvement_end"),
-            lead_professional=data.get("lead_professional", False), caf_held=data.get("caf_held", False),
-            info_to_share=data.get("info_to_share", False),
-            assessment_undertaken=data.get("assessment_undertaken", False),
-            sensitive_category=data.get("sensitive_category"),
-            consent_recorded_by=data.get("consent_recorded_by"),
-            consent_recorded_at=data.get("consent_recorded_at"))
+        writes.add_involvement(session, child, org, source_record=record, **involvement)
 
 
 def _flat_errors(messages) -> dict[str, list[str]]:
@@ -350,9 +338,10 @@ def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dic
                  model: str, organisations: bulk.Organisations) -> None:
     """Link and apply a batch of validated rows.
 
-    New children are written together (registry/bulk.py); a row that joins a child or updates a
-    record it sent before goes through the registry one at a time, each in its own savepoint, so a
-    row the registry refuses is rejected alone.
+    New children and rows joining a child are written together (registry/bulk.py), after the
+    registry's own rules were checked row by row; a row updating a record its source sent before
+    goes through the registry one at a time, in its own savepoint, so a row the registry refuses is
+    rejected alone.
     """
     valid = [(result, data) for result, data in batch if data is not None]
     ids = [data["source_record_id"] for _, data in valid]
@@ -376,16 +365,16 @@ def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dic
     creating: list[tuple[RowResult, dict, LinkDecision, int]] = []
     linking: list[tuple[RowResult, dict, LinkDecision]] = []
     for index, (result, data) in enumerate(new):
-        decision = linker.decide(session, index, data)
+        decision = linker.decide(session, index)
         if decision.outcome == "link":
             linking.append((result, data, decision))
-            linker.remember(decision.best.child_id, decision.best.cp_id, data)
+            linker.remember(decision.best.child_id, decision.best.cp_id, index)
         else:
             placeholder = -(len(creating) + 1)  # until the batch's children are inserted
             creating.append((result, data, decision, placeholder))
-            linker.remember(placeholder, None, data)
+            linker.remember(placeholder, None, index)
     made = bulk.create_children(session, [bulk.NewChild(
-        source, data, _record_columns(source, data, decision if decision.outcome == "review" else None, model,
+        data, _record_columns(source, data, decision if decision.outcome == "review" else None, model,
                                       "created"),
         review=decision.candidates if decision.outcome == "review" else [], model=model)
         for _, data, decision, _ in creating], organisations)
@@ -405,10 +394,12 @@ def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dic
         joining.append(bulk.Joining(decision.best.child_id, data, _record_columns(source, data, decision, model, "auto")))
         result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
     bulk.link_rows(session, joining, organisations)
+    cp_ids = dict(session.execute(select(Child.id, Child.cp_id).where(
+        Child.id.in_({r.child_id for r in records.values()}))).tuples().all()) if records else {}
     for result, data in later:
         record = records.get(data["source_record_id"])
         if record is not None and record.content_hash == content_hash(data):
-            result.outcome, result.cp_id = "unchanged", session.get(Child, record.child_id).cp_id
+            result.outcome, result.cp_id = "unchanged", cp_ids[record.child_id]
             continue
         with _row(session, result):
             record = record or session.scalar(select(SourceRecord).where(

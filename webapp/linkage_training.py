@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registry import review
 from registry.linkage import store
 from registry.linkage.linker import load_link_records
-from registry.linkage.relink import detach_for_review, others_of, would_still_link
+from registry.linkage.relink import detach_for_review, others_by_record, would_still_link
 from registry.linkage.model import LinkageModel, LinkageModelError
 from registry.linkage.records import LinkRecord
 from registry.linkage.training import BLOCKING_RULES, blocked_pairs, evaluate, train as train_model
@@ -145,19 +145,17 @@ def rerun(session: Session, model: LinkageModel, apply: bool, actor: str, audit:
     into a child of its own with a review item naming the child it left: a person decides whether they
     are one child again, so no link is undone without review.
     """
-    from registry import review as reviews
-
     would_unlink, would_link = [], []
     linked = session.scalars(select(SourceRecord).where(SourceRecord.link_decision == "auto")).all()
+    others = others_by_record(session, linked)
     for record in linked:
-        rest = others_of(session, record)
-        if rest is None:
+        if record.id not in others:
             continue
-        decision, scored = would_still_link(model, record, rest)
+        decision, scored = would_still_link(model, record, others[record.id])
         if decision != "link":
             would_unlink.append({"source_record": record.id, "child": record.child_id,
                                  "match_weight": round(scored.weight, 2), "contributions": scored.contributions})
-    for item in reviews.open_items(session, None, limit=100_000, offset=0):
+    for item in review.open_items(session, None, limit=100_000, offset=0):
         record = session.get(SourceRecord, item.source_record_id) if item.source_record_id else None
         if record is None:
             continue
@@ -174,7 +172,7 @@ def rerun(session: Session, model: LinkageModel, apply: bool, actor: str, audit:
     if apply:
         for change in would_link:
             item = session.get(ReviewItem, change["review_item"])
-            reviews.decide(session, item.id, "merge", actor, item.version, candidate_child_id=change["candidate_child"])
+            review.decide(session, item.id, "merge", actor, item.version, candidate_child_id=change["candidate_child"])
         for change in would_unlink:
             detach_for_review(session, session.get(SourceRecord, change["source_record"]), model.label,
                               change["match_weight"], change["contributions"])

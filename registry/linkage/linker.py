@@ -129,12 +129,14 @@ class Linker:
         self.finder = finder
         self._blocks: dict[int, int | list[int]] = {}              # this load's rows, by blocking key
         self._pending: dict[int, set[int]] = {}                   # row index in batch -> candidate child ids
+        self._rows: list[tuple[LinkRecord, set[int]]] = []        # row index in batch -> (record, blocking keys)
         self._records: dict[int, tuple[str, LinkRecord]] = {}     # candidate child id -> (cp_id, record)
         self._placeholder_keys: set[int] = set()                  # keys holding children not inserted yet
 
     def prepare(self, session: Session, rows: Sequence[dict]) -> None:
         """Find and read the candidates of a batch of new rows in a few round trips."""
         self._pending = {i: set() for i in range(len(rows))}
+        self._rows = [(LinkRecord.from_fields(row), blocking_keys(row)) for row in rows]
         if self.finder is not None and rows:
             proposed = self.finder(rows)
             cp_ids = {cp for found in proposed for cp in found}
@@ -143,14 +145,14 @@ class Linker:
             for i, found in enumerate(proposed):
                 self._pending[i] |= {by_cp[cp] for cp in found if cp in by_cp}
         self._add_identifier_candidates(session, rows)
-        for i, row in enumerate(rows):
-            self._pending[i] |= self._block_members(row)
+        for i, (_, keys) in enumerate(self._rows):
+            self._pending[i] |= self._block_members(keys)
         wanted = set().union(*self._pending.values()) if self._pending else set()
         self._records = load_link_records(session, wanted)
 
-    def _block_members(self, row: dict) -> set[int]:
+    def _block_members(self, keys: set[int]) -> set[int]:
         found: set[int] = set()
-        for key in blocking_keys(row):
+        for key in keys:
             members = self._blocks.get(key)
             if isinstance(members, int):
                 found.add(members)
@@ -174,11 +176,11 @@ class Linker:
             for i, row in enumerate(rows):
                 self._pending[i] |= owners.get(row.get(column), set())
 
-    def decide(self, session: Session, index: int, row: dict) -> LinkDecision:
+    def decide(self, session: Session, index: int) -> LinkDecision:
         """Link, review or create for row ``index`` of the prepared batch."""
-        record = LinkRecord.from_fields(row)
+        record, keys = self._rows[index]
         candidate_ids = set(self._pending.get(index, set()))
-        candidate_ids |= self._block_members(row)  # rows earlier in this batch
+        candidate_ids |= self._block_members(keys)  # rows earlier in this batch
         missing = [c for c in candidate_ids if c not in self._records]
         if missing:
             self._records.update(load_link_records(session, missing))
@@ -217,9 +219,9 @@ class Linker:
                 self._records[child_id] = (cp_id, self._records.pop(placeholder)[1])
         self._placeholder_keys.clear()
 
-    def remember(self, child_id: int, cp_id: str | None, row: dict) -> None:
-        """The row now belongs to ``child_id``: later rows of this load may be the same child."""
-        keys = blocking_keys(row)
+    def remember(self, child_id: int, cp_id: str | None, index: int) -> None:
+        """Row ``index`` of the batch now belongs to ``child_id``: later rows of this load may be the same child."""
+        record, keys = self._rows[index]
         if child_id < 0:
             self._placeholder_keys |= keys
         for key in keys:
@@ -231,6 +233,5 @@ class Linker:
                     self._blocks[key] = [members, child_id]
             elif child_id not in members:
                 members.append(child_id)
-        record = LinkRecord.from_fields(row)
         known = self._records.get(child_id)
         self._records[child_id] = (cp_id, _with_row(known[1], record) if known else record)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import survivorship, writes
+from ..bulk import child_fields
 from ..models import Carer, Child, ChildAddress, ChildName, Involvement, ReviewCandidate, ReviewItem, SourceRecord
 from .model import LinkageModel
 from .records import LinkRecord
@@ -23,12 +24,29 @@ def record_from_payloads(payloads: list[dict]) -> LinkRecord:
     })
 
 
-def others_of(session: Session, record: SourceRecord) -> LinkRecord | None:
-    """The child as its other source records describe it (most recent first); None when it has no other."""
-    payloads = session.scalars(select(SourceRecord.payload).where(
-        SourceRecord.child_id == record.child_id, SourceRecord.id != record.id)
-        .order_by(SourceRecord.updated_at.desc(), SourceRecord.id.desc())).all()
-    return record_from_payloads(list(payloads)) if payloads else None
+def others_by_record(session: Session, records: list[SourceRecord], chunk: int = 1000) -> dict[int, LinkRecord]:
+    """For each record, its child as the child's other source records describe it (most recent first).
+
+    A record whose child has no other is left out. The children's records are read a chunk at a time.
+    """
+    by_child: dict[int, list[SourceRecord]] = {}
+    for record in records:
+        by_child.setdefault(record.child_id, []).append(record)
+    children = list(by_child)
+    others: dict[int, LinkRecord] = {}
+    for start in range(0, len(children), chunk):
+        payloads: dict[int, list[tuple[int, dict]]] = {}
+        for record_id, child_id, payload in session.execute(
+                select(SourceRecord.id, SourceRecord.child_id, SourceRecord.payload)
+                .where(SourceRecord.child_id.in_(children[start:start + chunk]))
+                .order_by(SourceRecord.updated_at.desc(), SourceRecord.id.desc())):
+            payloads.setdefault(child_id, []).append((record_id, payload))
+        for child_id in children[start:start + chunk]:
+            for record in by_child[child_id]:
+                rest = [payload for record_id, payload in payloads.get(child_id, []) if record_id != record.id]
+                if rest:
+                    others[record.id] = record_from_payloads(rest)
+    return others
 
 
 def detach_for_review(session: Session, record: SourceRecord, model_label: str, weight: float | None = None,
@@ -36,9 +54,7 @@ def detach_for_review(session: Session, record: SourceRecord, model_label: str, 
     """Take ``record`` out of its child into a new child of its own, with a review item naming the child it left."""
     left = session.get(Child, record.child_id)
     data = record.payload
-    fields = {k: data.get(k) for k in writes.CHILD_FIELDS}
-    fields["gender"] = fields["gender"] or "unknown"
-    child = writes.create_child(session, la_code=data.get("la_code"), **fields)
+    child = writes.create_child(session, la_code=data.get("la_code"), **child_fields(data))
     session.flush()
     for model in (ChildName, Carer, Involvement, ChildAddress):
         for item in session.scalars(select(model).where(model.source_record_id == record.id,
