@@ -1,7 +1,10 @@
 """Small builders shared by the integration tests."""
 import datetime as dt
+import io
 
+from analyzers import clock
 from registry import writes
+from registry.feeds import load_feed
 from registry.models import Child
 
 ALIAS = "children"
@@ -22,6 +25,15 @@ def add_child(sessions, given="Amara", family="Okafor", dob=None, postcode="LS6 
             writes.add_name(session, child, "alias", alias_given, alias_family)
         writes.set_shielded(session, child, shielded)
         return child.cp_id
+
+
+def load_new_child(sessions, header: str, source: str, row: str, at) -> str:
+    """Load one feed row at the moment ``at`` as a source record that makes a new child; its cp_id."""
+    results = []
+    with clock.pinned(at):
+        load_feed(sessions, source, io.BytesIO((header + row + "\n").encode()), "csv", on_result=results.append)
+    assert [r.outcome for r in results] == ["created"], results
+    return results[0].cp_id
 
 
 def change_child(sessions, cp_id, action):

@@ -1,6 +1,5 @@
 """Merge and unmerge in the registry, on SQLite and PostgreSQL, and the index following them."""
 import datetime as dt
-import io
 
 import pytest
 from sqlalchemy import func, select
@@ -9,10 +8,9 @@ from analyzers import clock
 from indexing import rebuild, sync_until_current
 from indexing.verify import verify
 from registry import merging, retention, review, writes
-from registry.feeds import load_feed
 from registry.models import ChangeLog, Child, ChildAddress, ChildMerge, ReviewCandidate, ReviewItem, SourceRecord
 
-from .helpers import ALIAS, CHECKPOINT
+from .helpers import ALIAS, CHECKPOINT, load_new_child
 
 HEADER = ("source_record_id,given_name,family_name,date_of_birth,gender,address_line_1,postcode,la_code,"
           "carer_given_name,carer_family_name,carer_relationship,service_code,practitioner_role,involvement_start\n")
@@ -25,11 +23,7 @@ NEWER = (f"G7,Kwame,Mensah,{clock.today().year - 9}-11-02,M,22 Deansgate,M3 4LZ,
 
 
 def _load(sessions, source, row, at):
-    results = []
-    with clock.pinned(at):
-        load_feed(sessions, source, io.BytesIO((HEADER + row + "\n").encode()), "csv", on_result=results.append)
-    assert [r.outcome for r in results] == ["created"], results
-    return results[0].cp_id
+    return load_new_child(sessions, HEADER, source, row, at)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Review decisions in the registry (merge, different, skip), their conflicts, and the labels they leave,
 on SQLite and PostgreSQL."""
 import datetime as dt
-import io
 import threading
 
 import pytest
@@ -9,8 +8,9 @@ from sqlalchemy import func, select
 
 from analyzers import clock
 from registry import merging, review, writes
-from registry.feeds import load_feed
 from registry.models import Child, ChildMerge, NonMatch, Organisation, ReviewCandidate, ReviewItem, SourceRecord
+
+from .helpers import load_new_child
 
 HEADER = "source_record_id,given_name,family_name,date_of_birth,gender,postcode,la_code\n"
 YEAR = clock.today().year
@@ -19,11 +19,7 @@ CONTRIBUTIONS = {"family_name": {"level": "exact", "weight": 4.1}, "date_of_birt
 
 
 def _load(sessions, source, row, at):
-    results = []
-    with clock.pinned(at):
-        load_feed(sessions, source, io.BytesIO((HEADER + row + "\n").encode()), "csv", on_result=results.append)
-    assert [r.outcome for r in results] == ["created"], results
-    return results[0].cp_id
+    return load_new_child(sessions, HEADER, source, row, at)
 
 
 def _child(session, cp_id) -> Child:
