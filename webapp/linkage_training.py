@@ -145,6 +145,7 @@ def rerun(session: Session, model: LinkageModel, apply: bool, actor: str, audit:
     into a child of its own with a review item naming the child it left: a person decides whether they
     are one child again, so no link is undone without review.
     """
+    model = store.for_directory(session, model)  # judged as a load would judge with it
     would_unlink, would_link = [], []
     linked = session.scalars(select(SourceRecord).where(SourceRecord.link_decision == "auto")).all()
     others = others_by_record(session, linked)

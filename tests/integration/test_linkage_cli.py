@@ -82,9 +82,12 @@ def test_rerun_reports_links_a_stricter_model_would_not_make_and_applies_them_th
     assert run("feed", "load", "--source", "gp", str(_feed(tmp_path, "gp", [
         f"G1,Olivia,Smith,{DOB},female,12 Oak Road,LS6 2AB"]))).exit_code == 0
     assert run("feed", "load", "--source", "school", str(_feed(tmp_path, "school", [
-        f"S1,Olivia,Smyth,{DOB},female,12 Oak Road,LS6 2AB"]))).exit_code == 0
+        f"S1,Olivia,Smyth,{DOB},female,4 Elm Street,LS7 3CD"]))).exit_code == 0  # moved: a link near the threshold
     with sessions() as session:
         assert session.scalar(select(SourceRecord.link_decision).where(SourceRecord.source == "school")) == "auto"
+    # The model that made the link judges it as the load did (with the directory's prior): nothing to undo.
+    same = run("linkage", "rerun")
+    assert same.exit_code == 0 and "0 would no longer be made" in same.output, same.output
     strict = json.loads(run("linkage", "show", "--json").output)
     strict.update(name="strict", version=1, upper=60.0)
     path = tmp_path / "strict.json"
