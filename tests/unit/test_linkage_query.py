@@ -1,8 +1,8 @@
-"""The linkage candidate query: term clauses over the search's own name keys, no fuzzy clause, no name required."""
+"""The linkage candidate query: blocking rules over the search's own keys, no fuzzy clause, no one kind required."""
 import datetime as dt
 import json
 
-from search_service.linkage import MIN_SCORE, WEIGHTS, linkage_query
+from search_service.linkage import RULES, linkage_query
 
 ROW = {"given_name": "Olivia", "family_name": "Smith", "date_of_birth": dt.date(2018, 3, 4), "postcode": "ls62ab",
        "nhs_number": "9434765919"}
@@ -38,15 +38,29 @@ def test_a_row_is_looked_up_by_every_kind_of_evidence_with_the_search_keys():
     assert body["size"] == 10 and body["_source"] is False and body["docvalue_fields"] == ["cp_id"]
 
 
-def test_no_fuzzy_clause_and_a_date_of_birth_alone_is_not_enough():
-    body = linkage_query(ROW, 10)
-    assert "fuzzy" not in json.dumps(body)
-    assert WEIGHTS["dob_exact"] < MIN_SCORE <= WEIGHTS["dob_exact"] + WEIGHTS["given"]
-    assert WEIGHTS["nhs_number"] >= MIN_SCORE
+def _rules(body: dict) -> list[tuple[int, dict]]:
+    return [(clause["constant_score"]["boost"], _terms(clause)) for clause in body["query"]["bool"]["should"]
+            if "constant_score" in clause]
+
+
+def test_every_rule_but_an_identifier_needs_two_kinds_of_evidence():
+    assert all(len(kinds) >= 2 for kinds, _ in RULES if kinds not in (("nhs_number",), ("upn",)))
+    assert "fuzzy" not in json.dumps(linkage_query(ROW, 10))
+    # A date of birth alone, or a common name alone, finds nobody: every child born that day is not a candidate.
+    for row in ({"date_of_birth": dt.date(2018, 3, 4)}, {"given_name": "Olivia", "family_name": "Smith"}):
+        body = linkage_query(row, 10)
+        assert _rules(body) == [] and body["query"]["bool"]["should"] == [{"bool": {"must_not": {"match_all": {}}}}]
+
+
+def test_a_misspelt_surname_still_meets_its_child_through_the_given_name_and_the_date_of_birth():
+    rules = _rules(linkage_query({**ROW, "family_name": "Xqzv"}, 10))
+    assert any(set(terms) >= {"date_of_birth", "given_exact"} and not any(f.startswith("family") for f in terms)
+               for _, terms in rules)
 
 
 def test_missing_fields_leave_no_empty_clause():
-    body = linkage_query({"given_name": "Olivia", "family_name": "Smith"}, 5)
+    body = linkage_query({"given_name": "Olivia", "family_name": "Smith", "date_of_birth": dt.date(2018, 3, 4)}, 5)
     text = json.dumps(body)
-    assert "date_of_birth" not in text and "postcode" not in text and "nhs_number" not in text
-    assert all(clause.get("dis_max", {"queries": [1]})["queries"] for clause in body["query"]["bool"]["should"])
+    assert "postcode" not in text and "nhs_number" not in text and "outward_code" not in text
+    for _, terms in _rules(body):
+        assert terms and all(values for values in terms.values())
