@@ -13,9 +13,10 @@ import random
 from dataclasses import dataclass, field
 
 from psycopg.types.json import Json
-from sqlalchemy import JSON, bindparam, cast, column, insert, select, update
-from sqlalchemy import values as values_clause
+from sqlalchemy import JSON, Column, MetaData, Table, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import DropTable
 
 from analyzers import clock
 
@@ -85,6 +86,19 @@ def involvement_of(data: dict) -> dict | None:
     return fields
 
 
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def among(session: Session, column, values):
+    """``column IN values`` for many values: PostgreSQL gets one array parameter (``= ANY``), since an IN list
+    of thousands of parameters costs more to build, send and parse than the lookup itself."""
+    values = list(values)
+    if _postgres(session):
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def insert_rows(session: Session, model, rows: list[dict]) -> None:
     """Insert rows (all with the same keys): PostgreSQL's COPY, else one executemany.
 
@@ -93,10 +107,13 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     """
     if not rows:
         return
-    table = model.__table__
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), rows)
+    if not _postgres(session):
+        session.execute(insert(model.__table__), rows)
         return
+    _copy(session, model.__table__, rows)
+
+
+def _copy(session: Session, table: Table, rows: list[dict]) -> None:
     columns = list(rows[0])
     as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
     driver = session.connection().connection.driver_connection
@@ -111,10 +128,7 @@ def _ids_of(session: Session, unique, id_column, keys: list, *where) -> list[int
     """The ids of rows just inserted, in the order of their unique ``keys`` (``where`` narrows the key's scope):
     one SELECT after the insert, since INSERT ... RETURNING in parameter order falls back to a statement a row
     on some drivers."""
-    found: dict = {}
-    for start in range(0, len(keys), 5000):
-        found.update(session.execute(select(unique, id_column).where(
-            unique.in_(keys[start:start + 5000]), *where)).tuples().all())
+    found = dict(session.execute(select(unique, id_column).where(among(session, unique, keys), *where)).tuples().all())
     return [found[key] for key in keys]
 
 
@@ -129,7 +143,7 @@ def _unused_cp_ids(session: Session, count: int, rng: random.Random | None) -> l
     chosen: set[str] = set()
     while len(chosen) < count:
         batch = {cpid.generate(rng) for _ in range(count - len(chosen))} - chosen
-        taken = set(session.scalars(select(Child.cp_id).where(Child.cp_id.in_(batch))))
+        taken = set(session.scalars(select(Child.cp_id).where(among(session, Child.cp_id, batch))))
         chosen |= batch - taken
     return list(chosen)
 
@@ -239,11 +253,11 @@ def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict],
     ids = list(dict.fromkeys(child_ids))
     columns = [Child.id, Child.cp_id, *(getattr(Child, f) for f in writes.CHILD_FIELDS), Child.local_authority_id,
                Child.school_id, Child.gp_practice_id]
-    current = {row.id: row for row in session.execute(select(*columns).where(Child.id.in_(ids)))}
+    current = {row.id: row for row in session.execute(select(*columns).where(among(session, Child.id, ids)))}
     records: dict[int, list] = {}
     for record in session.execute(select(SourceRecord.id, SourceRecord.child_id, SourceRecord.source,
                                          SourceRecord.payload, SourceRecord.received_at, SourceRecord.updated_at)
-                                  .where(SourceRecord.child_id.in_(ids))):
+                                  .where(among(session, SourceRecord.child_id, ids))):
         records.setdefault(record.child_id, []).append(record)
     trust = session.info.get("source_trust")
     children, primaries = [], []
@@ -267,30 +281,29 @@ def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict],
                                          "change": "source_linked"} for child_id in ids])
 
 
-UPDATE_CHUNK = 2000
-
-
 def update_rows(session: Session, table, key, rows: list[dict], *where) -> None:
     """Set each row's columns on the table row whose ``key`` column equals the row's value of it.
 
-    PostgreSQL gets one ``UPDATE ... FROM (VALUES ...)`` a chunk, not a statement a row; SQLite (local,
-    in-process) runs the same statement for each row.
+    PostgreSQL gets the rows by COPY into a temporary table and one ``UPDATE ... FROM`` it (a VALUES list
+    of thousands of parameters costs more to compile than to run); SQLite (local, in-process) runs the same
+    statement for each row.
     """
     if not rows:
         return
     names = list(rows[0])
     columns = [name for name in names if name != key.name]
-    if session.get_bind().dialect.name != "postgresql":
+    if not _postgres(session):
         statement = update(table).where(key == bindparam(f"b_{key.name}"), *where).values(
             {name: bindparam(f"b_{name}") for name in columns})
         session.execute(statement, [{f"b_{name}": row[name] for name in names} for row in rows])
         return
-    for start in range(0, len(rows), UPDATE_CHUNK):
-        chunk = rows[start:start + UPDATE_CHUNK]
-        given = values_clause(*(column(name, table.c[name].type) for name in names), name="given").data(
-            [tuple(row[name] for name in names) for row in chunk])
-        session.execute(update(table).where(key == given.c[key.name], *where).values(
-            {name: cast(given.c[name], table.c[name].type) for name in columns}))
+    given = Table(f"given_{table.name}", MetaData(), *(Column(name, table.c[name].type) for name in names),
+                  prefixes=["TEMPORARY"])
+    given.create(session.connection())  # DDL is transactional here: a failed batch takes the table with it
+    _copy(session, given, rows)
+    session.execute(update(table).where(key == given.c[key.name], *where).values(
+        {name: given.c[name] for name in columns}))
+    session.execute(DropTable(given))
 
 
 def _real(child_id: int, child_ids: list[int]) -> int:

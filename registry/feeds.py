@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import bulk, survivorship, writes
 from .feed_schema import COLUMNS, REQUIRED_COLUMNS, FeedRowSchema
 from .linkage.linker import LinkDecision, Linker
-from .linkage.store import active_model, for_directory
+from .linkage.store import active_model
 from .models import Child, SourceRecord
 
 SOURCE_NAME_MAX = 50
@@ -295,20 +295,36 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
     schema = FeedRowSchema()
     summary = LoadSummary()
     batch: list[tuple[RowResult, dict | None]] = []
+    waiting: Sorted | None = None  # sorted, its index lookup under way; applied once the next batch is read
 
     session = sessions()
 
-    def flush() -> None:
-        _apply_batch(session, source, batch, linker, model, organisations)
+    def apply(sorted_batch: Sorted) -> None:
+        _apply_batch(session, source, sorted_batch, linker, model, organisations)
         session.commit()
         session.expunge_all()  # batches write through Core too: no object may outlive its batch, stale
-        for result, _ in batch:
+        linker.added(session, sum(result.outcome in ("created", "review") for result, _ in sorted_batch.rows))
+        for result, _ in sorted_batch.rows:
             summary.add(result)
             on_result(result)
+
+    def flush(last: bool = False) -> None:
+        """Sort the batch just read and start its index lookup, then apply the one before: the index
+        works on one batch while this process decides and writes the other."""
+        nonlocal waiting
+        current = _sort_batch(session, source, list(batch), waiting) if batch else None
         batch.clear()
+        if current is not None:
+            linker.prefetch([data for _, data in current.new])
+        if waiting is not None:
+            apply(waiting)
+        waiting = current
+        if last and waiting is not None:
+            apply(waiting)
+            waiting = None
 
     try:
-        linker = linker or Linker(for_directory(session, active_model(session)))
+        linker = linker or Linker.for_directory(session, active_model(session))
         model = linker.model.label
         organisations = bulk.Organisations(session)
         for number, raw in enumerate(read_rows(stream, fmt, on_bytes), start=1):
@@ -325,42 +341,60 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
             batch.append((result, data))
             if len(batch) >= batch_size:
                 flush()
-        flush()
+        flush(last=True)
     except BaseException:
         session.rollback()  # the uncommitted batch is dropped whole and will load on a re-run
         raise
     finally:
+        if linker is not None:
+            linker.close()
         session.close()
     return summary
 
 
-def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dict | None]], linker: Linker,
-                 model: str, organisations: bulk.Organisations) -> None:
-    """Link and apply a batch of validated rows.
+@dataclass
+class Sorted:
+    """A batch sorted before it is applied: rows whose record ID is new to the source, and repeats."""
+    rows: list[tuple[RowResult, dict | None]]
+    records: dict                                  # source record ID -> its SourceRecord, already held
+    new: list = field(default_factory=list)
+    later: list = field(default_factory=list)
+
+
+def _sort_batch(session: Session, source: str, batch: list[tuple[RowResult, dict | None]],
+                before: Sorted | None) -> Sorted:
+    """The first row of a record ID neither held nor new in the batch before (not applied yet) is new; any
+    repeat updates it. A row the registry would refuse is rejected here, before anything of it is written."""
+    valid = [(result, data) for result, data in batch if data is not None]
+    ids = [data["source_record_id"] for _, data in valid]
+    records = {r.source_record_id: r for r in session.scalars(select(SourceRecord).where(
+        SourceRecord.source == source, bulk.among(session, SourceRecord.source_record_id, ids)))} if ids else {}
+    seen = set(records) | ({data["source_record_id"] for _, data in before.new} if before else set())
+    sorted_batch = Sorted(batch, records)
+    for result, data in valid:
+        if data["source_record_id"] in seen:
+            sorted_batch.later.append((result, data))
+            continue
+        try:
+            bulk.involvement_of(data)
+        except writes.RegistryError as exc:
+            result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
+            continue
+        sorted_batch.new.append((result, data))
+        seen.add(data["source_record_id"])
+    return sorted_batch
+
+
+def _apply_batch(session: Session, source: str, batch: Sorted, linker: Linker, model: str,
+                 organisations: bulk.Organisations) -> None:
+    """Link and apply a sorted batch.
 
     New children and rows joining a child are written together (registry/bulk.py), after the
     registry's own rules were checked row by row; a row updating a record its source sent before
     goes through the registry one at a time, in its own savepoint, so a row the registry refuses is
     rejected alone.
     """
-    valid = [(result, data) for result, data in batch if data is not None]
-    ids = [data["source_record_id"] for _, data in valid]
-    records = {r.source_record_id: r for r in session.scalars(select(SourceRecord).where(
-        SourceRecord.source == source, SourceRecord.source_record_id.in_(ids)))} if ids else {}
-    held = set(records)
-    seen = set(held)
-    new, later = [], []
-    for result, data in valid:  # the first of a record ID not held is new; any repeat updates it
-        if data["source_record_id"] in seen:
-            later.append((result, data))
-            continue
-        try:
-            bulk.involvement_of(data)  # refused before anything of the row is written
-        except writes.RegistryError as exc:
-            result.outcome, result.errors = "rejected", {exc.field: [exc.message]}
-            continue
-        new.append((result, data))
-        seen.add(data["source_record_id"])
+    new, later, records = batch.new, batch.later, batch.records
     linker.prepare(session, [data for _, data in new])
     creating: list[tuple[RowResult, dict, LinkDecision, int]] = []
     linking: list[tuple[RowResult, dict, LinkDecision]] = []
@@ -395,7 +429,7 @@ def _apply_batch(session: Session, source: str, batch: list[tuple[RowResult, dic
         result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
     bulk.link_rows(session, joining, organisations)
     cp_ids = dict(session.execute(select(Child.id, Child.cp_id).where(
-        Child.id.in_({r.child_id for r in records.values()}))).tuples().all()) if records else {}
+        bulk.among(session, Child.id, {r.child_id for r in records.values()}))).tuples().all()) if records else {}
     for result, data in later:
         record = records.get(data["source_record_id"])
         if record is not None and record.content_hash == content_hash(data):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -19,9 +20,11 @@ from sqlalchemy.orm import Session
 from analyzers import family_name_keys, given_name_keys, normalise_postcode, transposed
 from analyzers.dates import parse_iso_date
 
+from ..bulk import among
 from ..models import Child, ChildAddress, ChildName, SourceRecord
 from .model import LinkageModel
 from .records import LinkRecord
+from .store import GrowingDirectory
 
 # rows -> for each row, the ContactPoint IDs the index proposes (best first)
 CandidateFinder = Callable[[Sequence[dict]], list[list[str]]]
@@ -88,16 +91,16 @@ def load_link_records(session: Session, child_ids: Iterable[int]) -> dict[int, t
     rows = session.execute(select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name,
                                   Child.date_of_birth, Child.gender, Child.postcode, Child.address_line_1,
                                   Child.nhs_number, Child.upn)
-                           .where(Child.id.in_(ids), Child.status == "active")).all()
+                           .where(among(session, Child.id, ids), Child.status == "active")).all()
     names: dict[int, list] = defaultdict(list)
     for child_id, given, middle, family in session.execute(
             select(ChildName.child_id, ChildName.given_name, ChildName.middle_names, ChildName.family_name)
-            .where(ChildName.child_id.in_(ids)).order_by(ChildName.id)):
+            .where(among(session, ChildName.child_id, ids)).order_by(ChildName.id)):
         names[child_id].append((given, middle, family))
     addresses: dict[int, list] = defaultdict(list)
     for child_id, postcode, line in session.execute(
             select(ChildAddress.child_id, ChildAddress.postcode, ChildAddress.address_line_1)
-            .where(ChildAddress.child_id.in_(ids)).order_by(ChildAddress.last_seen.desc())):
+            .where(among(session, ChildAddress.child_id, ids)).order_by(ChildAddress.last_seen.desc())):
         addresses[child_id].append((postcode, line))
     records = {}
     for child_id, cp_id, given, middle, family, dob, gender, postcode, line, nhs, upn in rows:
@@ -124,8 +127,12 @@ def _with_row(record: LinkRecord, row: LinkRecord) -> LinkRecord:
 class Linker:
     """Decides, row by row, which child a new source record describes. One per load."""
 
-    def __init__(self, model: LinkageModel, finder: CandidateFinder | None = None):
+    def __init__(self, model: LinkageModel, finder: CandidateFinder | None = None,
+                 directory: GrowingDirectory | None = None):
         self.model = model
+        self.directory = directory
+        self._lookups: list[tuple[Sequence[dict], Future]] = []   # index lookups started ahead (prefetch)
+        self._pool: ThreadPoolExecutor | None = None
         self.finder = finder
         self._blocks: dict[int, int | list[int]] = {}              # this load's rows, by blocking key
         self._pending: dict[int, set[int]] = {}                   # row index in batch -> candidate child ids
@@ -133,15 +140,52 @@ class Linker:
         self._records: dict[int, tuple[str, LinkRecord]] = {}     # candidate child id -> (cp_id, record)
         self._placeholder_keys: set[int] = set()                  # keys holding children not inserted yet
 
+    @classmethod
+    def for_directory(cls, session: Session, model: LinkageModel, finder: CandidateFinder | None = None) -> "Linker":
+        """A linker whose untrained model follows the directory as the load grows it (store.GrowingDirectory)."""
+        directory = GrowingDirectory(session, model)
+        return cls(directory.model, finder, directory)
+
+    def added(self, session: Session, children: int) -> None:
+        """A batch made ``children`` new children."""
+        if self.directory is not None:
+            self.model = self.directory.added(session, children)
+
+    def prefetch(self, rows: Sequence[dict]) -> None:
+        """Start looking ``rows`` up in the index now, in the background: their batch is prepared later.
+
+        Nothing the index answers depends on the batches applied meanwhile (children this load makes are
+        not indexed yet; they meet later rows through the load's own blocking index).
+        """
+        if self.finder is None or not rows:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkage-lookup")
+        self._lookups.append((rows, self._pool.submit(self.finder, rows)))
+
+    def _proposed(self, rows: Sequence[dict]) -> list[list[str]]:
+        for position, (started, lookup) in enumerate(self._lookups):
+            if len(started) == len(rows) and all(a is b for a, b in zip(started, rows)):
+                del self._lookups[position]
+                return lookup.result()
+        return self.finder(rows)
+
+    def close(self) -> None:
+        """Wait for lookups still under way (a failed load leaves some) and stop the background thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._lookups.clear()
+
     def prepare(self, session: Session, rows: Sequence[dict]) -> None:
         """Find and read the candidates of a batch of new rows in a few round trips."""
         self._pending = {i: set() for i in range(len(rows))}
         self._rows = [(LinkRecord.from_fields(row), blocking_keys(row)) for row in rows]
         if self.finder is not None and rows:
-            proposed = self.finder(rows)
+            proposed = self._proposed(rows)
             cp_ids = {cp for found in proposed for cp in found}
-            by_cp = dict(session.execute(select(Child.cp_id, Child.id).where(Child.cp_id.in_(cp_ids))).tuples().all()) \
-                if cp_ids else {}
+            by_cp = dict(session.execute(select(Child.cp_id, Child.id).where(among(session, Child.cp_id, cp_ids)))
+                         .tuples().all()) if cp_ids else {}
             for i, found in enumerate(proposed):
                 self._pending[i] |= {by_cp[cp] for cp in found if cp in by_cp}
         self._add_identifier_candidates(session, rows)
@@ -168,10 +212,10 @@ class Linker:
             owners: dict[str, set[int]] = defaultdict(set)
             for value, child_id in session.execute(
                     select(getattr(SourceRecord, column), SourceRecord.child_id)
-                    .where(getattr(SourceRecord, column).in_(values))):
+                    .where(among(session, getattr(SourceRecord, column), values))):
                 owners[value].add(child_id)
             for value, child_id in session.execute(
-                    select(getattr(Child, column), Child.id).where(getattr(Child, column).in_(values))):
+                    select(getattr(Child, column), Child.id).where(among(session, getattr(Child, column), values))):
                 owners[value].add(child_id)
             for i, row in enumerate(rows):
                 self._pending[i] |= owners.get(row.get(column), set())

@@ -27,6 +27,10 @@ def active_model(session: Session) -> LinkageModel:
 SMALLEST_DIRECTORY = 10_000
 
 
+def directory_size(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Child).where(Child.status == "active")) or 0
+
+
 def for_directory(session: Session, model: LinkageModel) -> LinkageModel:
     """An untrained model as the directory stands: its prior (a new row is one of its children at best) and,
     when the model holds none, how common each name is in it.
@@ -37,15 +41,41 @@ def for_directory(session: Session, model: LinkageModel) -> LinkageModel:
     """
     if model.to_body().get("trained"):
         return model
-    active = Child.status == "active"
-    children = session.scalar(select(func.count()).select_from(Child).where(active)) or 0
+    children = directory_size(session)
     model = model.with_prior(1 / max(children, SMALLEST_DIRECTORY))
     if children < SMALLEST_DIRECTORY or any(model.to_body()["term_frequencies"].values()):
         return model
     # How common each name is, so a shared "Khan" weighs less than a shared rare name (one GROUP BY per kind).
+    active = Child.status == "active"
     given, family = (session.execute(select(column, func.count()).where(active).group_by(column)).tuples().all()
                      for column in (Child.given_name, Child.family_name))
     return with_term_frequencies(model, counted_term_frequencies(given, family, children))
+
+
+GROWTH = 1.5
+
+
+class GrowingDirectory:
+    """An untrained model kept in step with a directory that grows while it is used.
+
+    A first load of a million rows starts from an empty directory: judged all the way with the prior and
+    name frequencies of an empty one, every sibling and every common name would look like the same child.
+    The model is read again from the directory each time it has grown by half (a dozen times up to a
+    million children), not every batch: the frequencies cost a GROUP BY over every child.
+    """
+
+    def __init__(self, session: Session, model: LinkageModel):
+        self.base, self.model = model, for_directory(session, model)
+        self.trained = bool(model.to_body().get("trained"))
+        self.sized_at = self.size = directory_size(session)
+
+    def added(self, session: Session, children: int) -> LinkageModel:
+        """``children`` more were made: the model to use from now on."""
+        self.size += children
+        if not self.trained and self.size >= GROWTH * max(self.sized_at, SMALLEST_DIRECTORY):
+            self.model = for_directory(session, self.base)
+            self.sized_at = self.size = directory_size(session)
+        return self.model
 
 
 def find_model(session: Session, name: str, version: int | None = None) -> LinkageModel:

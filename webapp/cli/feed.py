@@ -62,19 +62,20 @@ def _linker(ctx: Context, index_wait: float):
     from sqlalchemy import exists, select
 
     from registry.linkage.linker import Linker
-    from registry.linkage.store import active_model, for_directory
+    from registry.linkage.store import active_model
     from registry.models import Child
     from search_service.linkage import candidate_cp_ids
 
     with ctx.sessions() as session:
-        model = for_directory(session, active_model(session))
         empty = not session.scalar(select(exists().where(Child.id.isnot(None))))
-    if empty:  # a first load: there is nothing to find in the index, only rows of this load
-        return Linker(model)
+        if empty:  # a first load: there is nothing to find in the index, only rows of this load
+            return Linker.for_directory(session, active_model(session))
     es = ctx.es()
     _wait_for_index(ctx, es, index_wait)
     alias = ctx.settings.es_alias
-    return Linker(model, finder=lambda rows: candidate_cp_ids(es, alias, rows))
+    with ctx.sessions() as session:  # the directory as the index now holds it
+        return Linker.for_directory(session, active_model(session),
+                                    finder=lambda rows: candidate_cp_ids(es, alias, rows))
 
 
 def _wait_for_index(ctx: Context, es, seconds: float) -> None:
