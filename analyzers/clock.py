@@ -27,7 +27,8 @@ def timestamp() -> float:
 
 @contextmanager
 def pinned(moment: dt.datetime) -> Iterator[dt.datetime]:
-    """Every caller of this clock sees ``moment`` until the block ends (tests only)."""
+    """Every caller of this clock sees ``moment`` until the block ends (tests; and a worker process judging as
+    the process that handed it work, e.g. feed validation)."""
     global _pinned
     if moment.tzinfo is None:
         raise ValueError("pin the clock to a timezone-aware moment")

@@ -1,12 +1,14 @@
 """What counts as a name: shared by feed validation and search criteria."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .text import script_tokens, tokens
 
 MAX_NAME_LENGTH = 100
 _PUNCTUATION = set(" -'’‘.")
+_PLAIN = re.compile(r"[A-Za-z '.-]*")
 
 
 def name_problem(value: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
@@ -15,7 +17,7 @@ def name_problem(value: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
         return "must not be blank"
     if len(value) > max_length:
         return f"must be at most {max_length} characters"
-    for char in value:
+    for char in ("" if _PLAIN.fullmatch(value) else value):  # most names: ASCII letters and punctuation only
         category = unicodedata.category(char)
         if category[0] in "LM" or char in _PUNCTUATION:
             continue

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import bulk, survivorship, writes
-from .feed_schema import COLUMNS, REQUIRED_COLUMNS, FeedRowSchema
+from .feed_schema import COLUMNS, REQUIRED_COLUMNS
+from .feed_validation import OFFLOAD_AFTER, validated
 from .linkage.linker import LinkDecision, Linker
 from .linkage.store import active_model
 from .models import Child, SourceRecord
@@ -275,16 +275,10 @@ def _apply_details(session: Session, child: Child, record: SourceRecord, data: d
         writes.add_involvement(session, child, org, source_record=record, **involvement)
 
 
-def _flat_errors(messages) -> dict[str, list[str]]:
-    if isinstance(messages, dict):
-        return {str(k): (v if isinstance(v, list) else [str(v)]) for k, v in messages.items()}
-    return {"_row": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
-
-
 def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
               on_result: Callable[[RowResult], None] = lambda r: None,
               on_bytes: Callable[[int], None] = lambda n: None, batch_size: int = 500,
-              linker: Linker | None = None) -> LoadSummary:
+              linker: Linker | None = None, offload_after: int = OFFLOAD_AFTER) -> LoadSummary:
     """Load every row; ``on_result`` is called for each row once its batch is committed.
 
     New rows are linked by ``linker`` (by default the active linkage model, with candidates from
@@ -292,7 +286,6 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
     """
     if not source or len(source) > SOURCE_NAME_MAX or not source.replace("-", "").replace("_", "").isalnum():
         raise FeedError(f"source: {source!r} must be 1-{SOURCE_NAME_MAX} letters, digits, '-' or '_'")
-    schema = FeedRowSchema()
     summary = LoadSummary()
     batch: list[tuple[RowResult, dict | None]] = []
     waiting: Sorted | None = None  # sorted, its index lookup under way; applied once the next batch is read
@@ -327,17 +320,11 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
         linker = linker or Linker.for_directory(session, active_model(session))
         model = linker.model.label
         organisations = bulk.Organisations(session)
-        for number, raw in enumerate(read_rows(stream, fmt, on_bytes), start=1):
+        rows = validated(read_rows(stream, fmt, on_bytes), offload_after)
+        for number, (raw, data, errors) in enumerate(rows, start=1):
             source_record_id = raw.get("source_record_id") if isinstance(raw, dict) else None
             result = RowResult(number, source_record_id if isinstance(source_record_id, str) else None, "rejected")
-            data = None
-            if isinstance(raw, Exception):
-                result.errors = {"_row": [str(raw)]}
-            else:
-                try:
-                    data = schema.load(raw)
-                except ValidationError as exc:
-                    result.errors = _flat_errors(exc.messages)
+            result.errors = errors or {}
             batch.append((result, data))
             if len(batch) >= batch_size:
                 flush()

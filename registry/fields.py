@@ -19,6 +19,8 @@ _GENDER_CODES = {"f": "female", "m": "male", "o": "other", "u": "unknown", "x": 
 
 
 def printable(value: str) -> None:
+    if value.isascii() and value.isprintable():  # most text, decided without a look-up per character
+        return
     if any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in value):
         raise ValidationError("must not contain control or invisible characters")
 

@@ -1,9 +1,11 @@
 """Loads are applied a batch behind the reading (the next batch's index lookup runs meanwhile), and an
 untrained model follows the directory a load grows: on SQLite and PostgreSQL."""
+import datetime as dt
 import io
 
 from sqlalchemy import func, select
 
+from analyzers import clock
 from registry import bulk
 from registry.feeds import load_feed
 from registry.linkage import store
@@ -80,3 +82,21 @@ def test_among_finds_what_in_finds(sessions):
         assert set(session.scalars(select(Child.given_name).where(
             bulk.among(session, Child.cp_id, [cp_ids[1], "0000000000"])))) == {"Ama"}
         assert list(session.scalars(select(Child.id).where(bulk.among(session, Child.id, [])))) == []
+
+
+def test_a_long_file_is_validated_in_a_worker_that_judges_by_the_loaders_clock(sessions):
+    # Pinned two years back, a child born nineteen years ago (by the real calendar) is still seventeen.
+    today = dt.date.today()
+    moment = dt.datetime.combine(today.replace(year=today.year - 2, day=1), dt.time(12), dt.timezone.utc)
+    nineteen = today.replace(year=today.year - 19, day=1).isoformat()
+    rows = [f"W1,Kwame,Mensah,{DOB},M,LS6 2AB", "W2,Ama,Boateng,31/02/2019,F,", f"W3,Kofi,Asante,{nineteen},M,",
+            f"W4,Efua,Owusu,{DOB},F,LS6 2AB"]
+    results = []
+    with clock.pinned(moment):
+        # Only the first row in this process: the rest go to the worker.
+        load_feed(sessions, "school-census", _csv(*rows), "csv", on_result=results.append, offload_after=1)
+    assert [r.outcome for r in results] == ["created", "rejected", "created", "created"]
+    assert list(results[1].errors) == ["date_of_birth"]
+    assert [r.row for r in results] == [1, 2, 3, 4]
+    with sessions() as session:
+        assert session.scalar(select(Child.date_of_birth).where(Child.given_name == "Kofi")).isoformat() == nineteen
