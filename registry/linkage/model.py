@@ -332,6 +332,8 @@ class LinkageModel:
         """"link", "review" or "create" from the thresholds, lowered by the hard rules (module docstring)."""
         decision = "link" if scored.weight >= self.upper else "review" if scored.weight >= self.lower else "create"
         levels = scored.levels()
+        if "names_swapped" in levels:  # the rules read each name as the candidate holds it
+            levels["given_name"], levels["family_name"] = levels["family_name"], levels["given_name"]
         if "disagree" in (levels.get("nhs_number"), levels.get("upn")):
             decision = _at_most(decision, "review")
         if levels.get("date_of_birth") == "else" and "agree" not in (levels.get("nhs_number"), levels.get("upn")):

@@ -250,6 +250,14 @@ def test_twins_with_a_slip_in_the_birth_date_or_an_earlier_address_still_never_l
         assert MODEL.decide(MODEL.score(record(), record(given_name="Amelia", **changes))) == "create", changes
 
 
+def test_a_twin_whose_names_reached_us_swapped_still_never_links():
+    # "Bayley Harry" is Harry Bailey written family name first; his twin Alfie Bailey shares everything else.
+    alfie = record(given_name="Alfie", family_name="Bailey")
+    harry = MODEL.score(record(given_name="Bayley", family_name="Harry"), alfie)
+    assert harry.levels()["names_swapped"] == "swapped" and harry.weight >= MODEL.upper
+    assert MODEL.decide(harry) == "create"
+
+
 def test_boy_and_girl_twins_with_similar_names_are_at_most_reviewed():
     for given, other in (("Olivia", "Oliver"), ("Christine", "Christopher")):
         twin = MODEL.score(record(given_name=given), record(given_name=other, gender="male"))
