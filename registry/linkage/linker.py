@@ -29,6 +29,7 @@ from .store import GrowingDirectory
 # rows -> for each row, the ContactPoint IDs the index proposes (best first)
 CandidateFinder = Callable[[Sequence[dict]], list[list[str]]]
 REVIEW_CANDIDATES = 5
+RIVAL_WITHIN = 3.0  # bits: a second child that would link this close to the best (8 times as likely) makes a review
 
 
 @dataclass
@@ -242,6 +243,10 @@ class Linker:
             return LinkDecision("create")
         outcome, best = scored[0]
         if outcome == "link":
+            if any(other == "link" and candidate.weight > best.weight - RIVAL_WITHIN for other, candidate in scored[1:]):
+                # Two children the row could as well join (twins both known, or one child already held twice): a
+                # person decides which, never the order of the candidates.
+                return LinkDecision("review", best, reviewable)
             return LinkDecision("link", best, reviewable)
         if reviewable:
             return LinkDecision("review", reviewable[0], reviewable)

@@ -127,3 +127,14 @@ def test_a_move_keeps_the_address_history(run, tmp_path, sessions):
         child = session.scalar(select(Child))
         history = set(session.scalars(select(ChildAddress.postcode).where(ChildAddress.child_id == child.id)))
     assert child.postcode == "LS7 3CD" and history == {"LS6 2AB", "LS7 3CD"}
+
+
+def test_a_row_that_could_join_either_of_two_children_goes_to_a_person(run, tmp_path, sessions):
+    # Twins Henry and Harrison; the school knows one of them as "Harry", the short form of both names.
+    twins = _load(run, tmp_path, "gp-registrations",
+                  f"G1,Henry,,Vanderberg,{TWIN_DOB},male,36 Strand,WC2 1GR,E09000033",
+                  f"G2,Harrison,,Vanderberg,{TWIN_DOB},male,36 Strand,WC2 1GR,E09000033")
+    assert [r["outcome"] for r in twins] == ["created", "created"]
+    harry = _load(run, tmp_path, "school-census", f"S1,Harry,,Vanderberg,{TWIN_DOB},male,36 Strand,WC2 1GR,E09000033")
+    assert harry[0]["outcome"] == "review", harry
+    assert {c["cp_id"] for c in harry[0]["candidates"]} == {r["cp_id"] for r in twins}
