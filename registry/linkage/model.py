@@ -77,7 +77,7 @@ DEFAULT_BODY: dict = {
     "name": "default",
     "version": 1,
     "prior": 1e-6,
-    "upper": 4.0,
+    "upper": 3.0,
     "lower": 0.0,
     "twin_decision": "create",
     "tf_floor": 1e-4,

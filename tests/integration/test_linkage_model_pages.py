@@ -42,7 +42,7 @@ def _events(sessions, action):
 
 
 def _thresholds(**changes):
-    return {"upper": "4", "lower": "0", "twin_decision": "create", **changes}
+    return {"upper": "3", "lower": "0", "twin_decision": "create", **changes}
 
 
 def test_a_relevance_admin_reads_edits_and_activates_a_version(app, sessions):
@@ -56,9 +56,9 @@ def test_a_relevance_admin_reads_edits_and_activates_a_version(app, sessions):
     shown = admin.get(f"{MODELS}/default/1").get_data(as_text=True)
     shipped = store.default_model()
     assert "transposed" in shown and f"{shipped.weights['date_of_birth']['exact']:+.2f}" in shown
-    assert "4 bits" in shown and "not listed" in shown
+    assert "3 bits" in shown and "not listed" in shown
     form = admin.get(f"{MODELS}/default/1/edit").get_data(as_text=True)
-    assert re.search(r'id="upper" name="upper" [^>]*value="4"', form)
+    assert re.search(r'id="upper" name="upper" [^>]*value="3"', form)
 
     # Bad input: every field named in the error summary, and what was typed kept.
     bad = _post(admin, f"{MODELS}/default/1/edit", _thresholds(upper="lots", lower="500", twin_decision="maybe"))
