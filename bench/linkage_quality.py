@@ -292,7 +292,9 @@ def start_services(args, work: Path, stack: list):
     if args.postgres:
         from tests.support.postgres import LocalPostgres
 
-        postgres = LocalPostgres()
+        # Memory as a server holding a national directory would have it, not the packaged default (128 MB of
+        # shared buffers, a checkpoint every gigabyte of WAL), which a million-child load outgrows.
+        postgres = LocalPostgres(settings={"shared_buffers": "2GB", "max_wal_size": "8GB"})
         database_url = postgres.start()
         stack.append(postgres.stop)
     database_url = database_url or f"sqlite:///{work}/bench-linkage.sqlite3"

@@ -24,7 +24,8 @@ def _bin_dir() -> Path:
 
 
 class LocalPostgres:
-    def __init__(self):
+    def __init__(self, settings: dict[str, str] | None = None):
+        self.settings = settings or {}  # more server settings (-c name=value), e.g. a benchmark's memory
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="cp-test-pg-"))
         self.port = free_port()
@@ -53,7 +54,8 @@ class LocalPostgres:
 
     def _options(self) -> str:
         return (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
 
     def restart(self) -> None:
         """Stop (dropping every connection) and start again on the same port."""
