@@ -343,7 +343,7 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
 class Sorted:
     """A batch sorted before it is applied: rows whose record ID is new to the source, and repeats."""
     rows: list[tuple[RowResult, dict | None]]
-    records: dict                                  # source record ID -> its SourceRecord, already held
+    records: dict          # source record ID -> (id, child id, content hash) of a record held, as read when sorted
     new: list = field(default_factory=list)
     later: list = field(default_factory=list)
 
@@ -354,10 +354,13 @@ def _sort_batch(session: Session, source: str, batch: list[tuple[RowResult, dict
     repeat updates it. A row the registry would refuse is rejected here, before anything of it is written."""
     valid = [(result, data) for result, data in batch if data is not None]
     ids = [data["source_record_id"] for _, data in valid]
-    records = {r.source_record_id: r for r in session.scalars(select(SourceRecord).where(
-        SourceRecord.source == source, bulk.among(session, SourceRecord.source_record_id, ids)))} if ids else {}
-    seen = set(records) | ({data["source_record_id"] for _, data in before.new} if before else set())
-    sorted_batch = Sorted(batch, records)
+    held = {srid: (record_id, child_id, digest) for srid, record_id, child_id, digest in session.execute(
+        select(SourceRecord.source_record_id, SourceRecord.id, SourceRecord.child_id, SourceRecord.content_hash)
+        .where(SourceRecord.source == source, bulk.among(session, SourceRecord.source_record_id, ids)))} if ids else {}
+    pending = {data["source_record_id"] for _, data in before.rows if data is not None} if before else set()
+    # A record the batch before will write is read again when this batch is applied, never from here.
+    sorted_batch = Sorted(batch, {srid: snapshot for srid, snapshot in held.items() if srid not in pending})
+    seen = set(held) | pending
     for result, data in valid:
         if data["source_record_id"] in seen:
             sorted_batch.later.append((result, data))
@@ -416,14 +419,15 @@ def _apply_batch(session: Session, source: str, batch: Sorted, linker: Linker, m
         result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
     bulk.link_rows(session, joining, organisations)
     cp_ids = dict(session.execute(select(Child.id, Child.cp_id).where(
-        bulk.among(session, Child.id, {r.child_id for r in records.values()}))).tuples().all()) if records else {}
+        bulk.among(session, Child.id, {child_id for _, child_id, _ in records.values()}))).tuples().all()) \
+        if records else {}
     for result, data in later:
-        record = records.get(data["source_record_id"])
-        if record is not None and record.content_hash == content_hash(data):
-            result.outcome, result.cp_id = "unchanged", cp_ids[record.child_id]
+        snapshot = records.get(data["source_record_id"])
+        if snapshot is not None and snapshot[2] == content_hash(data):
+            result.outcome, result.cp_id = "unchanged", cp_ids[snapshot[1]]
             continue
         with _row(session, result):
-            record = record or session.scalar(select(SourceRecord).where(
+            record = session.scalar(select(SourceRecord).where(
                 SourceRecord.source == source, SourceRecord.source_record_id == data["source_record_id"]))
             result.outcome, child = _update(session, record, data)
             result.cp_id = child.cp_id

@@ -100,3 +100,17 @@ def test_a_long_file_is_validated_in_a_worker_that_judges_by_the_loaders_clock(s
     assert [r.row for r in results] == [1, 2, 3, 4]
     with sessions() as session:
         assert session.scalar(select(Child.date_of_birth).where(Child.given_name == "Kofi")).isoformat() == nineteen
+
+
+def test_changed_records_spread_over_batches_are_all_updated_and_kept(sessions):
+    first = [f"U{i},{given},{family},{DOB},U,LS6 2AB" for i, (given, family) in enumerate(zip(GIVEN[:4], FAMILY[:4]))]
+    _outcomes(sessions, _csv(*first))
+    moved = [row.replace("LS6 2AB", "LS7 3CD") for row in first]
+    # One row a batch: each batch is sorted while the one before is still to be applied.
+    assert _outcomes(sessions, _csv(*moved), batch_size=1) == ["updated"] * 4
+    assert _outcomes(sessions, _csv(*moved), batch_size=1) == ["unchanged"] * 4
+    # A record changed in one batch and changed back in the next is changed back, not taken as unchanged.
+    assert _outcomes(sessions, _csv(moved[0], first[0]), batch_size=1) == ["unchanged", "updated"]
+    with sessions() as session:
+        assert set(session.scalars(select(Child.postcode))) == {"LS7 3CD", "LS6 2AB"}
+        assert session.scalar(select(Child.postcode).where(Child.given_name == GIVEN[0])) == "LS6 2AB"
