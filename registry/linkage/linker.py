@@ -89,17 +89,19 @@ def load_link_records(session: Session, child_ids: Iterable[int]) -> dict[int, t
     ids = list(set(child_ids))
     if not ids:
         return {}
-    rows = session.execute(select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name,
+    # Plain rows through the connection: the ORM's result machinery would cost more than the reads themselves.
+    connection = session.connection()
+    rows = connection.execute(select(Child.id, Child.cp_id, Child.given_name, Child.middle_names, Child.family_name,
                                   Child.date_of_birth, Child.gender, Child.postcode, Child.address_line_1,
                                   Child.nhs_number, Child.upn)
                            .where(among(session, Child.id, ids), Child.status == "active")).all()
     names: dict[int, list] = defaultdict(list)
-    for child_id, given, middle, family in session.execute(
+    for child_id, given, middle, family in connection.execute(
             select(ChildName.child_id, ChildName.given_name, ChildName.middle_names, ChildName.family_name)
             .where(among(session, ChildName.child_id, ids)).order_by(ChildName.id)):
         names[child_id].append((given, middle, family))
     addresses: dict[int, list] = defaultdict(list)
-    for child_id, postcode, line in session.execute(
+    for child_id, postcode, line in connection.execute(
             select(ChildAddress.child_id, ChildAddress.postcode, ChildAddress.address_line_1)
             .where(among(session, ChildAddress.child_id, ids)).order_by(ChildAddress.last_seen.desc())):
         addresses[child_id].append((postcode, line))

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from analyzers.dates import parse_iso_date
 from analyzers.identifiers import normalise_nhs_number, normalise_upn, nhs_number_problem, upn_problem
-from analyzers.postcode import normalise_postcode, outward_code
+from analyzers.postcode import normalise_postcode
 
 Name = tuple[str, str | None, str]  # given, middle names, family
 
@@ -66,7 +66,7 @@ class LinkRecord:
     # because one record is scored against every candidate.
     @cached_property
     def districts(self) -> frozenset[str]:
-        return frozenset(d for d in map(outward_code, self.postcodes) if d)
+        return frozenset(postcode.partition(" ")[0] for postcode in self.postcodes)  # normalised: "OUT IN"
 
     @cached_property
     def postcode_set(self) -> frozenset[str]:
