@@ -50,11 +50,16 @@ def _validate_chunk(raws: list, now: dt.datetime) -> list[tuple[dict | None, dic
         return [validate(raw) for raw in raws]
 
 
-def validated(rows: Iterable[dict | Exception], offload_after: int = OFFLOAD_AFTER
+def validated(rows: Iterable[dict | Exception], offload_after: int | None = None
               ) -> Iterator[tuple[dict | Exception, dict | None, dict | None]]:
-    """Each row read, in order, with its validated fields or its errors: (raw, data, errors)."""
+    """Each row read, in order, with its validated fields or its errors: (raw, data, errors).
+
+    With ``offload_after``, rows after that many go to a worker process. The worker is a fresh interpreter,
+    which imports the caller's main module again: only a program whose main module is guarded
+    (``if __name__ == "__main__"``), such as the ``contactpoint`` command, may ask for one.
+    """
     rows = iter(rows)
-    for raw in islice(rows, offload_after):
+    for raw in (rows if offload_after is None else islice(rows, offload_after)):
         yield (raw, *validate(raw))
     first = list(islice(rows, CHUNK))
     if not first:

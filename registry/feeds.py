@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import bulk, survivorship, writes
 from .feed_schema import COLUMNS, REQUIRED_COLUMNS
-from .feed_validation import OFFLOAD_AFTER, validated
+from .feed_validation import validated
 from .linkage.linker import LinkDecision, Linker
 from .linkage.store import active_model
 from .models import Child, SourceRecord
@@ -278,11 +278,12 @@ def _apply_details(session: Session, child: Child, record: SourceRecord, data: d
 def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
               on_result: Callable[[RowResult], None] = lambda r: None,
               on_bytes: Callable[[int], None] = lambda n: None, batch_size: int = 500,
-              linker: Linker | None = None, offload_after: int = OFFLOAD_AFTER) -> LoadSummary:
+              linker: Linker | None = None, offload_after: int | None = None) -> LoadSummary:
     """Load every row; ``on_result`` is called for each row once its batch is committed.
 
     New rows are linked by ``linker`` (by default the active linkage model, with candidates from
     exact identifiers and the rows of this load only: the caller passes one with an index finder).
+    Rows after the first ``offload_after`` are validated in a worker process (feed_validation.validated).
     """
     if not source or len(source) > SOURCE_NAME_MAX or not source.replace("-", "").replace("_", "").isalnum():
         raise FeedError(f"source: {source!r} must be 1-{SOURCE_NAME_MAX} letters, digits, '-' or '_'")

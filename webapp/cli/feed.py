@@ -31,6 +31,7 @@ def feed_load(ctx: Context, source: str, report_path: Path | None, fmt: str | No
     "Record linkage"): candidates come from the index, which must hold every child first, so the
     load waits for the indexer (or brings the index up to date itself when no indexer is running).
     """
+    from registry.feed_validation import OFFLOAD_AFTER
     from registry.feeds import FeedError, detect_format, load_feed
 
     try:
@@ -43,7 +44,7 @@ def feed_load(ctx: Context, source: str, report_path: Path | None, fmt: str | No
                                               desc=f"loading {file.name}", disable=None) as bar:
             summary = load_feed(ctx.sessions, source, stream, fmt,
                                 on_result=(lambda r: report.write(r.to_json() + "\n")) if report else (lambda r: None),
-                                on_bytes=bar.update, linker=_linker(ctx, index_wait))
+                                on_bytes=bar.update, linker=_linker(ctx, index_wait), offload_after=OFFLOAD_AFTER)
     except FeedError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
