@@ -160,24 +160,25 @@ _VARIANT = NAME_LEVELS.index("variant")
 _ELSE = NAME_LEVELS.index("else")
 
 
-def _names_levels(left: tuple, right: tuple) -> tuple[int, tuple[str, ...], int, tuple[str, ...]]:
-    """Best given and family levels (with their shared exact keys) over every pair of names."""
-    best_given, given_keys, best_family, family_keys = _ELSE, (), _ELSE, ()
+def _names_levels(left: tuple, right: tuple) -> tuple[int, tuple[str, ...], int, tuple[str, ...], bool]:
+    """Best given and family levels (with their shared exact keys) over every pair of names, and whether the
+    given level was reached only through a middle name."""
+    best_given, given_keys, best_family, family_keys, by_middle = _ELSE, (), _ELSE, (), False
     for given_a, middle_a, family_a in left:
         for given_b, middle_b, family_b in right:
             level, keys = _name_comparison(given_a, given_b, "given")
-            if level < best_given:
-                best_given, given_keys = level, keys
+            if level < best_given or level == best_given and by_middle:
+                best_given, given_keys, by_middle = level, keys, False
             if best_given > _VARIANT:  # going by a middle name: at best a variant of the same first name
                 for one, other in ((given_a, middle_b), (middle_a, given_b)):
                     if other and one:
                         level = max(_name_comparison(one, other, "given")[0], _VARIANT)
                         if level < best_given:
-                            best_given, given_keys = level, ()
+                            best_given, given_keys, by_middle = level, (), True
             level, keys = _name_comparison(family_a, family_b, "family")
             if level < best_family:
                 best_family, family_keys = level, keys
-    return best_given, given_keys, best_family, family_keys
+    return best_given, given_keys, best_family, family_keys, by_middle
 
 
 # --- the other fields ---------------------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ class LinkageModel:
 
     def _names_part(self, left: tuple, right: tuple) -> tuple[float, dict[str, dict], bool]:
         """(weight, contributions, both exact) of the given and family names in one orientation."""
-        given, given_keys, family, family_keys = _names_levels(left, right)
+        given, given_keys, family, family_keys, by_middle = _names_levels(left, right)
         parts, total = {}, 0.0
         for field, level, keys in (("given_name", given, given_keys), ("family_name", family, family_keys)):
             if level == 0:
@@ -312,6 +313,8 @@ class LinkageModel:
                 weight = self._name_weights[field][level]
                 parts[field] = {"level": NAME_LEVELS[level], "weight": self._rounded[field][NAME_LEVELS[level]]}
             total += weight
+        if by_middle:  # one side's given name is the other's middle name: said, since the twin rule asks
+            parts["given_name"]["by"] = "middle_name"
         return total, parts, given == 0 and family == 0
 
     def _exact_name_weight(self, field: str, keys: tuple[str, ...]) -> float:
@@ -343,6 +346,10 @@ class LinkageModel:
             if levels.get("given_name") == "else":
                 decision = _at_most(decision, self.twin_decision)
             elif levels.get("given_name") not in ("exact", "variant") and levels.get("gender") == "disagree":
+                decision = _at_most(decision, "review")
+            elif scored.contributions.get("given_name", {}).get("by") == "middle_name" and "names_swapped" not in levels:
+                # Reem Nour and her twin Nour: a first name that is only the other's middle name, at the same
+                # home on the same birthday, may be either child.
                 decision = _at_most(decision, "review")
         return decision
 

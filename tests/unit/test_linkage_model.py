@@ -258,6 +258,20 @@ def test_a_twin_whose_names_reached_us_swapped_still_never_links():
     assert MODEL.decide(harry) == "create"
 
 
+def test_a_twin_whose_first_name_is_the_others_middle_name_goes_to_a_person():
+    # Reem Nour Nur and her twin Nour Nur: "Nour" may be Reem going by her middle name, or Nour.
+    reem = record(given_name="Reem", middle_names="Nour", family_name="Nur")
+    nour = MODEL.score(record(given_name="Nour", family_name="Nur"), reem)
+    assert nour.contributions["given_name"] == {**nour.contributions["given_name"], "level": "variant",
+                                                "by": "middle_name"}
+    assert nour.weight >= MODEL.upper and MODEL.decide(nour) == "review"
+    # With her NHS number on both (no twin shares it), the child going by her middle name links.
+    number = nhs_number("943476591")
+    same = MODEL.score(record(given_name="Nour", family_name="Nur", nhs_number=number),
+                       record(given_name="Reem", middle_names="Nour", family_name="Nur", nhs_number=number))
+    assert same.contributions["given_name"]["by"] == "middle_name" and MODEL.decide(same) == "link"
+
+
 def test_boy_and_girl_twins_with_similar_names_are_at_most_reviewed():
     for given, other in (("Olivia", "Oliver"), ("Christine", "Christopher")):
         twin = MODEL.score(record(given_name=given), record(given_name=other, gender="male"))
