@@ -347,7 +347,7 @@ class LinkageModel:
                 decision = _at_most(decision, self.twin_decision)
             elif levels.get("given_name") not in ("exact", "variant") and levels.get("gender") == "disagree":
                 decision = _at_most(decision, "review")
-            elif scored.contributions.get("given_name", {}).get("by") == "middle_name" and "names_swapped" not in levels:
+            elif "names_swapped" not in levels and scored.contributions["given_name"].get("by") == "middle_name":
                 # Reem Nour and her twin Nour: a first name that is only the other's middle name, at the same
                 # home on the same birthday, may be either child.
                 decision = _at_most(decision, "review")
