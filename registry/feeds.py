@@ -344,7 +344,7 @@ def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
 class Sorted:
     """A batch sorted before it is applied: rows whose record ID is new to the source, and repeats."""
     rows: list[tuple[RowResult, dict | None]]
-    records: dict          # source record ID -> (id, child id, content hash) of a record held, as read when sorted
+    records: dict          # source record ID -> (its child's cp_id, content hash) of a record held, as read when sorted
     new: list = field(default_factory=list)
     later: list = field(default_factory=list)
 
@@ -355,8 +355,9 @@ def _sort_batch(session: Session, source: str, batch: list[tuple[RowResult, dict
     repeat updates it. A row the registry would refuse is rejected here, before anything of it is written."""
     valid = [(result, data) for result, data in batch if data is not None]
     ids = [data["source_record_id"] for _, data in valid]
-    held = {srid: (record_id, child_id, digest) for srid, record_id, child_id, digest in session.execute(
-        select(SourceRecord.source_record_id, SourceRecord.id, SourceRecord.child_id, SourceRecord.content_hash)
+    held = {srid: (cp_id, digest) for srid, cp_id, digest in session.execute(
+        select(SourceRecord.source_record_id, Child.cp_id, SourceRecord.content_hash)
+        .join(Child, Child.id == SourceRecord.child_id)
         .where(SourceRecord.source == source, bulk.among(session, SourceRecord.source_record_id, ids)))} if ids else {}
     pending = {data["source_record_id"] for _, data in before.rows if data is not None} if before else set()
     # A record the batch before will write is read again when this batch is applied, never from here.
@@ -419,13 +420,10 @@ def _apply_batch(session: Session, source: str, batch: Sorted, linker: Linker, m
         joining.append(bulk.Joining(decision.best.child_id, data, _record_columns(source, data, decision, model, "auto")))
         result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
     bulk.link_rows(session, joining, organisations)
-    cp_ids = dict(session.execute(select(Child.id, Child.cp_id).where(
-        bulk.among(session, Child.id, {child_id for _, child_id, _ in records.values()}))).tuples().all()) \
-        if records else {}
     for result, data in later:
-        snapshot = records.get(data["source_record_id"])
-        if snapshot is not None and snapshot[2] == content_hash(data):
-            result.outcome, result.cp_id = "unchanged", cp_ids[snapshot[1]]
+        cp_id, digest = records.get(data["source_record_id"], (None, None))
+        if digest == content_hash(data):
+            result.outcome, result.cp_id = "unchanged", cp_id
             continue
         with _row(session, result):
             record = session.scalar(select(SourceRecord).where(
