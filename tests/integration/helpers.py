@@ -57,3 +57,11 @@ def top_results(client, **criteria) -> list[dict]:
     assert status == 200, body
     assert body["too_many"] is False
     return body["results"]
+
+
+def count(sessions, model, *where) -> int:
+    """How many rows of ``model`` (matching ``where``) the database holds."""
+    from sqlalchemy import func, select
+
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))

@@ -3,7 +3,7 @@ untrained model follows the directory a load grows: on SQLite and PostgreSQL."""
 import datetime as dt
 import io
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from analyzers import clock
 from registry import bulk
@@ -12,7 +12,7 @@ from registry.linkage import store
 from registry.linkage.linker import Linker
 from registry.models import Child, SourceRecord
 
-from .helpers import years_ago
+from .helpers import count, years_ago
 
 HEADER = "source_record_id,given_name,family_name,date_of_birth,gender,postcode\n"
 DOB = years_ago(6, day=3).isoformat()
@@ -38,17 +38,12 @@ def _outcomes(sessions, stream, **kwargs):
     return [r.outcome for r in results]
 
 
-def _count(sessions, model):
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model))
-
-
 def test_a_record_repeated_in_the_next_batch_updates_the_child_it_made(sessions):
     # R1 is still unapplied when the batch repeating it is sorted: the repeat must not make a second child.
     rows = [f"R1,Kwame,Mensah,{DOB},M,LS6 2AB", f"R2,Ama,Boateng,{DOB},F,LS6 2AB",
             f"R1,Kwame,Mensah,{DOB},M,LS7 3CD", f"R2,Ama,Boateng,{DOB},F,LS6 2AB"]
     assert _outcomes(sessions, _csv(*rows), batch_size=2) == ["created", "created", "updated", "unchanged"]
-    assert _count(sessions, Child) == 2 and _count(sessions, SourceRecord) == 2
+    assert count(sessions, Child) == 2 and count(sessions, SourceRecord) == 2
     with sessions() as session:
         assert session.scalar(select(Child.postcode).where(Child.given_name == "Kwame")) == "LS7 3CD"
 

@@ -2,11 +2,13 @@
 import io
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from analyzers import clock
 from registry.feeds import load_feed
 from registry.models import ChangeLog, Child, ChildName, SourceRecord
+
+from .helpers import count
 
 DOB = clock.today().replace(year=clock.today().year - 7, day=1).isoformat()
 HEADER = "source_record_id,given_name,family_name,date_of_birth,nhs_number,upn\n"
@@ -16,11 +18,6 @@ def _load(sessions, text: str, fmt: str = "csv"):
     results = []
     load_feed(sessions, "health-visiting", io.BytesIO(text.encode()), fmt, on_result=results.append)
     return results
-
-
-def _count(sessions, model):
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model))
 
 
 def test_valid_identifiers_are_stored_on_the_child_in_their_normal_form(sessions):
@@ -45,7 +42,7 @@ def test_a_failing_check_rejects_the_row_naming_the_field_and_writes_nothing(ses
     assert results[3].errors == {"nhs_number": ["fails its modulus-11 check digit"],
                                  "upn": ["fails its check letter"]}
     # The rejected rows left nothing behind: one child, from the good row alone.
-    assert _count(sessions, Child) == 1 and _count(sessions, SourceRecord) == 1
+    assert count(sessions, Child) == 1 and count(sessions, SourceRecord) == 1
     with sessions() as session:
         child = session.scalar(select(Child))
         assert (child.cp_id, child.nhs_number) == (results[4].cp_id, "4000000020")
@@ -62,6 +59,6 @@ def test_json_lines_identifiers_are_validated_the_same_way(sessions):
     results = _load(sessions, "\n".join(lines) + "\n", fmt="jsonl")
     assert [r.outcome for r in results] == ["created", "rejected"]
     assert results[1].errors == {"upn": ["must be a check letter, 11 digits, then a digit or (temporary UPN) a letter"]}
-    assert _count(sessions, Child) == 1
+    assert count(sessions, Child) == 1
     with sessions() as session:
         assert session.scalar(select(Child.nhs_number)) == "6281948211"

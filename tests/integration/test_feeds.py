@@ -4,10 +4,12 @@ import io
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registry.feeds import FeedError, load_feed
 from registry.models import Carer, ChangeLog, Child, ChildName, Involvement, SourceRecord
+
+from .helpers import count
 
 DOB = dt.date.today().replace(year=dt.date.today().year - 7, day=1).isoformat()
 START = dt.date.today().replace(year=dt.date.today().year - 1, day=1).isoformat()
@@ -30,11 +32,6 @@ def _load(sessions, stream, fmt="csv", **kwargs):
     return summary, results
 
 
-def _count(sessions, model):
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model))
-
-
 def test_a_csv_row_creates_a_child_with_its_details(sessions):
     summary, results = _load(sessions, _csv(GOOD))
     assert summary.counts["created"] == 1
@@ -55,13 +52,13 @@ def test_a_csv_row_creates_a_child_with_its_details(sessions):
 
 def test_loading_the_same_file_twice_changes_nothing(sessions):
     _load(sessions, _csv(GOOD, SECOND))
-    before = (_count(sessions, Child), _count(sessions, ChangeLog), _count(sessions, ChildName),
-              _count(sessions, Carer), _count(sessions, Involvement))
+    before = (count(sessions, Child), count(sessions, ChangeLog), count(sessions, ChildName),
+              count(sessions, Carer), count(sessions, Involvement))
     summary, results = _load(sessions, _csv(GOOD, SECOND))
     assert summary.counts["unchanged"] == 2
     assert [r.outcome for r in results] == ["unchanged", "unchanged"]
-    assert (_count(sessions, Child), _count(sessions, ChangeLog), _count(sessions, ChildName),
-            _count(sessions, Carer), _count(sessions, Involvement)) == before
+    assert (count(sessions, Child), count(sessions, ChangeLog), count(sessions, ChildName),
+            count(sessions, Carer), count(sessions, Involvement)) == before
 
 
 def test_a_changed_row_updates_its_child_and_replaces_its_details(sessions):
@@ -74,7 +71,7 @@ def test_a_changed_row_updates_its_child_and_replaces_its_details(sessions):
         assert child.postcode == "M1 1AE"
         assert [i.role for i in child.involvements] == ["School nurse"]
         assert len(child.carers) == 1 and sorted(n.kind for n in child.names) == ["primary", "source"]
-    assert _count(sessions, Child) == 1
+    assert count(sessions, Child) == 1
 
 
 def test_bad_rows_are_rejected_with_precise_errors_and_leave_nothing_behind(sessions):
@@ -92,7 +89,7 @@ def test_bad_rows_are_rejected_with_precise_errors_and_leave_nothing_behind(sess
     assert results[2].errors == {"postcode": ["is not a UK postcode (for example LS6 2AB)"]}
     assert set(results[3].errors) == {"carer_family_name", "carer_relationship"}
     assert [r.source_record_id for r in results] == ["B1", "B2", "B3", "B4", "R1"]
-    assert _count(sessions, Child) == 1 and _count(sessions, SourceRecord) == 1
+    assert count(sessions, Child) == 1 and count(sessions, SourceRecord) == 1
 
 
 def test_a_row_refused_by_the_registry_is_rolled_back_whole(sessions, monkeypatch):
@@ -108,14 +105,14 @@ def test_a_row_refused_by_the_registry_is_rolled_back_whole(sessions, monkeypatc
     _, results = _load(sessions, stream)
     assert results[0].outcome == "rejected"
     assert results[0].errors == {"involvement_start": ["refused for the test"]}
-    assert _count(sessions, Child) == 0 and _count(sessions, ChangeLog) == 0 and _count(sessions, SourceRecord) == 0
+    assert count(sessions, Child) == 0 and count(sessions, ChangeLog) == 0 and count(sessions, SourceRecord) == 0
 
 
 def test_unknown_columns_refuse_the_whole_file(sessions):
     stream = io.BytesIO(f"source_record_id,given_name,family_name,date_of_birth,case_notes\nR1,A,B,{DOB},x\n".encode())
     with pytest.raises(FeedError, match="unknown column.*'case_notes'"):
         _load(sessions, stream)
-    assert _count(sessions, Child) == 0
+    assert count(sessions, Child) == 0
 
 
 def test_missing_required_columns_refuse_the_whole_file(sessions):
@@ -156,7 +153,7 @@ def test_results_are_reported_only_after_their_batch_commits(sessions):
     committed_when_reported = []
 
     def on_result(result):
-        committed_when_reported.append(_count(sessions, SourceRecord))
+        committed_when_reported.append(count(sessions, SourceRecord))
 
     load_feed(sessions, "school-census", _csv(*rows), "csv", on_result=on_result, batch_size=2)
     assert committed_when_reported == [2, 2, 4, 4, 5]

@@ -1,11 +1,11 @@
 """Feeds from several sources make one child: linkage through the real CLI, index and database."""
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registry.models import Child, ChildAddress, ChildName, ReviewItem, SourceRecord
 
-from .helpers import years_ago
+from .helpers import count, years_ago
 
 HEADER = "source_record_id,given_name,middle_names,family_name,date_of_birth,gender,address_line_1,postcode,la_code\n"
 DOB = years_ago(7, day=14).isoformat()
@@ -21,11 +21,6 @@ def _load(run, tmp_path, source, *rows, name=None):
     return [json.loads(line) for line in report.read_text().splitlines()]
 
 
-def _count(sessions, model, *where):
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 def test_a_second_source_joins_the_child_the_first_made(run, tmp_path, sessions):
     first = _load(run, tmp_path, "gp-registrations",
                   f"G1,Olivia,Grace,Smith,{DOB},female,12 Oak Road,LS6 2AB,E08000035")
@@ -36,7 +31,7 @@ def test_a_second_source_joins_the_child_the_first_made(run, tmp_path, sessions)
     assert second[0]["outcome"] == "linked", second
     assert second[0]["cp_id"] == first[0]["cp_id"]
     assert second[0]["match_weight"] > 0
-    assert _count(sessions, Child) == 1
+    assert count(sessions, Child) == 1
     with sessions() as session:
         child = session.scalar(select(Child))
         record = session.scalar(select(SourceRecord).where(SourceRecord.source == "school-census"))
@@ -115,7 +110,7 @@ def test_the_trust_order_decides_which_source_a_field_comes_from(run, tmp_path, 
     assert run("feed", "load", "--source", "school-census", str(feed), **trusted).exit_code == 0
     with sessions() as session:
         assert session.scalar(select(Child.address_line_1)) == "1 Low Road"
-    assert _count(sessions, Child) == 1
+    assert count(sessions, Child) == 1
 
 
 def test_a_move_keeps_the_address_history(run, tmp_path, sessions):
