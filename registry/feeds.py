@@ -430,6 +430,7 @@ def _apply_batch(session: Session, source: str, batch: Sorted, linker: Linker, m
                 SourceRecord.source == source, SourceRecord.source_record_id == data["source_record_id"]))
             result.outcome, child = _update(session, record, data)
             result.cp_id = child.cp_id
+            linker.forget([child.id])  # its record is derived again: the linker reads it afresh
 
 
 @contextmanager

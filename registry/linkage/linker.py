@@ -3,8 +3,9 @@
 For a batch of rows, candidates come from three places: the search index (through a finder the
 caller supplies, because only ``search_service`` builds queries), the database for exact
 identifiers (NHS number, UPN), and the rows of this same load (an in-memory blocking index, since
-the index does not see children made minutes ago). Every candidate is read back from the
-database and scored by the linkage model; the best decides: link, review or create.
+the index does not see children made minutes ago). Every candidate is read from the database once
+a load (then kept, with the rows the load joined to it) and scored by the linkage model; the best
+decides: link, review or create.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import select
@@ -29,6 +31,7 @@ from .store import GrowingDirectory
 # rows -> for each row, the ContactPoint IDs the index proposes (best first)
 CandidateFinder = Callable[[Sequence[dict]], list[list[str]]]
 REVIEW_CANDIDATES = 5
+KEPT_RECORDS = 500_000  # candidate records a load keeps between batches (about 1 KB each)
 RIVAL_WITHIN = 3.0  # bits: a second child that would link this close to the best (8 times as likely) makes a review
 
 
@@ -140,7 +143,7 @@ class Linker:
         self._blocks: dict[int, int | list[int]] = {}              # this load's rows, by blocking key
         self._pending: dict[int, set[int]] = {}                   # row index in batch -> candidate child ids
         self._rows: list[tuple[LinkRecord, set[int]]] = []        # row index in batch -> (record, blocking keys)
-        self._records: dict[int, tuple[str, LinkRecord]] = {}     # candidate child id -> (cp_id, record)
+        self._records: dict[int, tuple[str, LinkRecord]] = {}     # candidate child id -> (cp_id, record), kept
         self._placeholder_keys: set[int] = set()                  # keys holding children not inserted yet
 
     @classmethod
@@ -195,7 +198,25 @@ class Linker:
         for i, (_, keys) in enumerate(self._rows):
             self._pending[i] |= self._block_members(keys)
         wanted = set().union(*self._pending.values()) if self._pending else set()
-        self._records = load_link_records(session, wanted)
+        self._read_records(session, wanted)
+
+    def _read_records(self, session: Session, wanted: set[int]) -> None:
+        """Have the records of ``wanted`` at hand: read those not kept from earlier batches, and drop kept ones
+        no longer active (merged or archived meanwhile by someone else). A first load of a million rows meets
+        most of its candidates among its own children, so it reads almost nothing."""
+        kept = [child_id for child_id in wanted if child_id in self._records and child_id > 0]
+        if kept:
+            for child_id in session.connection().execute(select(Child.id).where(
+                    among(session, Child.id, kept), Child.status != "active")).scalars():
+                del self._records[child_id]
+        if len(self._records) > KEPT_RECORDS:  # the older half goes; a later batch reads those again if it must
+            self._records = dict(islice(self._records.items(), len(self._records) - KEPT_RECORDS // 2, None))
+        self._records.update(load_link_records(session, [c for c in wanted if c not in self._records]))
+
+    def forget(self, child_ids: Iterable[int]) -> None:
+        """These children were changed other than by a row joining them: read them again when next wanted."""
+        for child_id in child_ids:
+            self._records.pop(child_id, None)
 
     def _block_members(self, keys: set[int]) -> set[int]:
         found: set[int] = set()

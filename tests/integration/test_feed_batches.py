@@ -3,7 +3,7 @@ untrained model follows the directory a load grows: on SQLite and PostgreSQL."""
 import datetime as dt
 import io
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from analyzers import clock
 from registry import bulk
@@ -109,3 +109,43 @@ def test_changed_records_spread_over_batches_are_all_updated_and_kept(sessions):
     with sessions() as session:
         assert set(session.scalars(select(Child.postcode))) == {"LS7 3CD", "LS6 2AB"}
         assert session.scalar(select(Child.postcode).where(Child.given_name == GIVEN[0])) == "LS6 2AB"
+
+
+def test_a_child_archived_while_the_load_runs_is_never_linked_to(sessions):
+    # The load keeps the records of the children it made between batches; one someone else took out of the
+    # directory meanwhile (merged, archived) must not be joined from the record kept.
+    row = f"R1,Kwame,Mensah,{DOB},M,LS6 2AB"
+
+    def archive_the_first(result):
+        if result.row == 1:
+            with sessions.begin() as session:
+                session.get(Child, session.scalar(select(Child.id).where(Child.cp_id == result.cp_id))).status = "archived"
+
+    results = []
+    load_feed(sessions, "school-census", _csv(row, row.replace("R1", "R2")), "csv", batch_size=1,
+              on_result=lambda r: (results.append(r), archive_the_first(r)))
+    assert [r.outcome for r in results] == ["created", "created"]
+    assert count(sessions, Child, Child.status == "active") == 1
+
+
+def test_a_record_updated_in_the_load_is_read_again_for_the_rows_after_it(sessions):
+    # Kwame moved (R1 sent again with a new postcode); R3 at the new address is scored against the child as
+    # the update left it (the new postcode is his current one), not as the load first made him.
+    rows = [f"R1,Kwame,Mensah,{DOB},M,LS6 2AB", f"R1,Kwame,Mensah,{DOB},M,BD7 1AA", f"R3,Kwame,Mensah,{DOB},M,BD7 1AA"]
+    results = []
+    load_feed(sessions, "school-census", _csv(*rows), "csv", batch_size=1, on_result=results.append)
+    assert [r.outcome for r in results] == ["created", "updated", "linked"]
+    with sessions() as session:
+        contributions = session.scalar(select(SourceRecord.link_contributions)
+                                       .where(SourceRecord.source_record_id == "R3"))
+    assert contributions["postcode"]["level"] == "full"
+
+
+def test_records_the_load_stopped_keeping_are_read_again(sessions, monkeypatch):
+    # A long load keeps at most KEPT_RECORDS candidate records; older ones are read from the database again.
+    from registry.linkage import linker as linker_module
+    monkeypatch.setattr(linker_module, "KEPT_RECORDS", 4)
+    again = ROWS[0].replace("C0,", "C0-again,")
+    assert _outcomes(sessions, _csv(*ROWS, again), batch_size=3) == ["created"] * 30 + ["linked"]
+    with sessions() as session:
+        assert session.scalar(select(func.count(func.distinct(SourceRecord.child_id)))) == 30
