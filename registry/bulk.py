@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 
 from psycopg.types.json import Json
-from sqlalchemy import JSON, Column, MetaData, Table, any_, bindparam, insert, select, update
+from sqlalchemy import JSON, Column, MetaData, Table, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import DropTable
@@ -124,19 +124,31 @@ def _copy(session: Session, table: Table, rows: list[dict]) -> None:
                             for name in columns])
 
 
-def _ids_of(session: Session, unique, id_column, keys: list, *where) -> list[int]:
-    """The ids of rows just inserted, in the order of their unique ``keys`` (``where`` narrows the key's scope):
-    one SELECT after the insert, since INSERT ... RETURNING in parameter order falls back to a statement a row
-    on some drivers."""
-    found = dict(session.execute(select(unique, id_column).where(among(session, unique, keys), *where)).tuples().all())
-    return [found[key] for key in keys]
+def _insert_with_ids(session: Session, model, rows: list[dict], unique: str, *where) -> list[int]:
+    """Insert rows and return their ids in row order.
+
+    PostgreSQL: the ids are taken from the table's sequence first and sent with the rows, so nothing is read
+    back. Elsewhere: one SELECT after the insert by the rows' ``unique`` column (``where`` narrows its scope),
+    since INSERT ... RETURNING in parameter order falls back to a statement a row on some drivers.
+    """
+    if _postgres(session):
+        table = model.__table__.name
+        ids = list(session.connection().execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table, "n": len(rows)}).scalars())
+        insert_rows(session, model, [{**row, "id": id_} for row, id_ in zip(rows, ids)])
+        return ids
+    insert_rows(session, model, rows)
+    column = getattr(model, unique)
+    found = dict(session.execute(select(column, model.id).where(
+        among(session, column, [row[unique] for row in rows]), *where)).tuples().all())
+    return [found[row[unique]] for row in rows]
 
 
 def _insert_records(session: Session, records: list[dict]) -> list[int]:
     """Insert source records (all of one source); their ids in the given order."""
-    insert_rows(session, SourceRecord, records)
-    return _ids_of(session, SourceRecord.source_record_id, SourceRecord.id,
-                   [r["source_record_id"] for r in records], SourceRecord.source == records[0]["source"])
+    return _insert_with_ids(session, SourceRecord, records, "source_record_id",
+                            SourceRecord.source == records[0]["source"])
 
 
 def _unused_cp_ids(session: Session, count: int, rng: random.Random | None) -> list[str]:
@@ -164,8 +176,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
                          "gp_practice_id": organisations.id_of("gp_practice", data.get("gp_practice_code"),
                                                                data.get("gp_practice_name")),
                          "created_at": now, "updated_at": now})
-    insert_rows(session, Child, children)
-    child_ids = _ids_of(session, Child.cp_id, Child.id, cp_ids)
+    child_ids = _insert_with_ids(session, Child, children, "cp_id")
     record_ids = _insert_records(session, [{**row.record, "child_id": child_id, "origin_child_id": child_id,
                                             "received_at": now, "updated_at": now}
                                            for row, child_id in zip(rows, child_ids)])
@@ -317,10 +328,9 @@ def _review_items(session: Session, rows: list[NewChild], child_ids: list[int], 
     if not doubted:
         return
     now = clock.now()
-    insert_rows(session, ReviewItem, [
+    item_ids = _insert_with_ids(session, ReviewItem, [
         {"child_id": child_id, "source_record_id": record_id, "status": "open", "linkage_model": row.model,
-         "created_at": now, "version": 1} for row, child_id, record_id in doubted])
-    item_ids = _ids_of(session, ReviewItem.source_record_id, ReviewItem.id, [record_id for _, _, record_id in doubted])
+         "created_at": now, "version": 1} for row, child_id, record_id in doubted], "source_record_id")
     insert_rows(session, ReviewCandidate, [
         {"item_id": item_id, "child_id": _real(candidate.child_id, child_ids), "match_weight": round(candidate.weight, 2),
          "contributions": candidate.contributions}
