@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from .engine import EngineError, LocalEngine
+
+
+class OrjsonNdjsonSerializer(NdjsonSerializer):
+    """msearch and bulk bodies through orjson too: a linkage load sends thousands of searches a second, and the
+    standard library's encoder cost twice what building them did."""
+    json_dumps = OrjsonSerializer.json_dumps
+    json_loads = OrjsonSerializer.json_loads
+
+
+SERIALIZERS = {"application/json": OrjsonSerializer(), "application/x-ndjson": OrjsonNdjsonSerializer()}
 
 
 def local_engine(settings) -> LocalEngine:
@@ -21,7 +32,7 @@ def es_url(settings) -> str:
 
 
 def make_client(settings, **options) -> Elasticsearch:
-    kwargs: dict = {"request_timeout": 30, **options}
+    kwargs: dict = {"request_timeout": 30, "serializers": SERIALIZERS, **options}
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:
