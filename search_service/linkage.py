@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Sequence
 
 from elasticsearch import Elasticsearch
@@ -42,8 +43,12 @@ def _terms(field: str, values) -> dict | None:
     return {"terms": {field: values}} if values else None
 
 
-def _name(field: str, keys) -> dict | None:
-    """Any of a name's keys (exact, variant, phonetic) in one name field."""
+@lru_cache(maxsize=1 << 16)
+def _name(field: str, name: str, family: bool) -> dict | None:
+    """Any of a name's keys (exact, variant, phonetic; made as a family name or a given name) in one name field.
+
+    Kept per name, since common names come again and again (a clause is only read, never changed)."""
+    keys = family_name_keys(name) if family else given_name_keys(name)
     clauses = [c for c in (_terms(f"{field}_{kind}", getattr(keys, kind)) for kind in ("exact", "variant", "phonetic"))
                if c]
     return {"bool": {"should": clauses, "minimum_should_match": 1}} if clauses else None
@@ -55,14 +60,13 @@ def _both(*parts: dict | None) -> list[dict] | None:
 
 def evidence(row: dict) -> dict[str, list[dict] | None]:
     """Each kind of evidence a rule may name, as the filters a candidate must pass (None: the row lacks it)."""
-    given = given_name_keys(row.get("given_name") or "")
-    family = family_name_keys(row.get("family_name") or "")
+    given, family = row.get("given_name") or "", row.get("family_name") or ""
     dob = row.get("date_of_birth")
     postcode = normalise_postcode(row.get("postcode"))
     parts: dict[str, dict | None] = {
         "nhs_number": _terms("nhs_number", [row.get("nhs_number")]), "upn": _terms("upn", [row.get("upn")]),
-        "family": _name("family", family), "given": _name("given", given),
-        "given_as_family": _name("family", given), "family_as_given": _name("given", family),
+        "family": _name("family", family, True), "given": _name("given", given, False),
+        "given_as_family": _name("family", given, False), "family_as_given": _name("given", family, True),
         "dob": None, "year_month": None, "postcode": None, "outward_code": None}
     if isinstance(dob, dt.date):
         parts["dob"] = _terms("date_of_birth", [dob.isoformat(), *(d.isoformat() for d in (transposed(dob),) if d)])
