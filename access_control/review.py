@@ -12,10 +12,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent
+from .models import AuditEvent, AuditSubject
 
 PAGE_SIZE = 50
 MAX_REPORT_DAYS = 31
@@ -32,18 +32,15 @@ class UsageRules:
     working_hours: tuple[int, int] = (7, 20)  # local time; outside these, or at weekends, is flagged
 
 
-def _like(key: str, value: str) -> str:
-    # Matches the canonical JSON that access_control.audit writes (sort_keys, default separators).
-    return f'%{json.dumps(key)}: {json.dumps(value)}%'
+def _about(kind: str, value: str):
+    """Events whose details name this child or authority, through the review index (access_control.audit.subjects)."""
+    return AuditEvent.seq.in_(select(AuditSubject.seq).where(AuditSubject.kind == kind, AuditSubject.value == value))
 
 
 def _scoped(query, scope_la: str | None):
-    if scope_la is None:
-        return query
-    return query.where(or_(AuditEvent.details.like(_like("actor_la", scope_la)),
-                           AuditEvent.details.like(_like("child_la", scope_la)),
-                           # the second child of a linkage decision, merge or unmerge
-                           AuditEvent.details.like(_like("other_child_la", scope_la))))
+    # An authority is named by its users (actor_la) and its children (child_la; other_child_la is the second
+    # child of a linkage decision, merge or unmerge), at any depth (a search's shielded_returned).
+    return query if scope_la is None else query.where(_about("authority", scope_la))
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -68,7 +65,7 @@ def find_events(session: Session, scope_la: str | None, f: EventFilter) -> tuple
     if f.organisation:
         query = query.where(AuditEvent.organisation == f.organisation)
     if f.cp_id:
-        query = query.where(AuditEvent.details.like(f'%"{f.cp_id}"%'))
+        query = query.where(_about("child", f.cp_id))
     if f.date_from:
         query = query.where(AuditEvent.occurred_at >= _day_start(f.date_from))
     if f.date_to:
