@@ -98,12 +98,16 @@ def genesis(chain: int) -> str:
     return GENESIS if chain == 1 else hashlib.sha256(f"contactpoint/audit-chain/{chain}".encode()).hexdigest()
 
 
-def subjects(details, key: str | None = None, found: set | None = None) -> set[tuple[str, str]]:
-    """(kind, value) for every child (a string of ten digits: a ContactPoint ID, valid or not, as someone typed
-    it) and authority (the value of an ``*_la`` key) that ``details`` names at any depth: what audit review
-    filters on."""
+def subjects(details, key=None, found=None) -> set[tuple[str, str]]:
+    """(kind, value) for every child and authority ``details`` names, at any depth: what audit review filters
+    on. A child is any string of ten digits (a ContactPoint ID, valid or not, as someone typed it), kind
+    "child"; "shielded" too when it is a shielded child's (``shielded: true`` beside it, or listed in
+    ``shielded_returned``). An authority is the value of an ``*_la`` key, its kind that key (``actor_la``:
+    the user's own, ``child_la`` and ``other_child_la``: a child's)."""
     found = set() if found is None else found
     if isinstance(details, dict):
+        if (details.get("shielded") is True or key == "shielded_returned") and isinstance(details.get("cp_id"), str):
+            found.add(("shielded", details["cp_id"]))
         for name, value in details.items():
             subjects(value, name, found)
     elif isinstance(details, list):
@@ -111,7 +115,7 @@ def subjects(details, key: str | None = None, found: set | None = None) -> set[t
             subjects(value, key, found)
     elif isinstance(details, str):
         if key in AUTHORITY_KEYS:
-            found.add(("authority", details))
+            found.add((key, details))
         elif len(details) == 10 and details.isascii() and details.isdigit():
             found.add(("child", details))
     return found

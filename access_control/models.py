@@ -43,11 +43,12 @@ class AuditEvent(Base):
 
 
 class AuditSubject(Base):
-    """Whom an event concerns (a child's ContactPoint ID, or an authority's LA code), as its details name them:
-    the index audit review filters on. Derived from the MAC-covered details, so `audit verify` checks it."""
+    """Whom an event concerns (children's ContactPoint IDs, authorities' LA codes), as its details name them:
+    the index audit review filters on (access_control.audit.subjects). Derived from the MAC-covered details, so `audit verify` checks it."""
     __tablename__ = "audit_subjects"
 
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "child" | "authority"
+    # "child", "shielded" (a shielded child's ID), or the key naming an authority: "actor_la", "child_la", ...
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(20), primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, ForeignKey("audit_events.seq"), primary_key=True, index=True)
 

@@ -119,7 +119,7 @@ def test_a_review_index_that_no_longer_matches_its_event_is_detected(sessions):
         assert [e.seq for e in find_events(db, LA, EventFilter(cp_id=CHILD))[0]] == [hidden]
     with sessions.begin() as db:  # hide a view of the child from reviews filtered by it, and plant a false one
         db.execute(delete(AuditSubject).where(AuditSubject.seq == hidden, AuditSubject.kind == "child"))
-        db.add(AuditSubject(kind="authority", value=LA, seq=planted))
+        db.add(AuditSubject(kind="child_la", value=LA, seq=planted))
     with sessions() as db:
         assert [e.seq for e in find_events(db, LA, EventFilter(cp_id=CHILD))[0]] == []
         assert audit.verify(db) == [

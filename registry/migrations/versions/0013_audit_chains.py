@@ -10,7 +10,8 @@ holds. An event keeps a global ``seq`` (now from the table's sequence) and gains
 form chain 1 unchanged (``chain_seq`` = ``seq``).
 
 ``audit_subjects`` lists, for each event, the children (ContactPoint IDs) and authorities (LA codes)
-its details name, so audit review filters by child and authority on an index, not ``LIKE`` over JSON.
+its details name (and which children were shielded), so audit review filters by child and authority,
+and the unusual-usage report selects, on an index, not ``LIKE`` over JSON.
 """
 import hashlib
 import json
@@ -43,6 +44,8 @@ def _subjects(details, key=None, found=None) -> set[tuple[str, str]]:
     # Frozen copy of access_control.audit.subjects.
     found = set() if found is None else found
     if isinstance(details, dict):
+        if (details.get("shielded") is True or key == "shielded_returned") and isinstance(details.get("cp_id"), str):
+            found.add(("shielded", details["cp_id"]))
         for name, value in details.items():
             _subjects(value, name, found)
     elif isinstance(details, list):
@@ -50,7 +53,7 @@ def _subjects(details, key=None, found=None) -> set[tuple[str, str]]:
             _subjects(value, key, found)
     elif isinstance(details, str):
         if key in AUTHORITY_KEYS:
-            found.add(("authority", details))
+            found.add((key, details))
         elif len(details) == 10 and details.isascii() and details.isdigit():
             found.add(("child", details))
     return found
@@ -80,7 +83,7 @@ def upgrade() -> None:
         op.bulk_insert(audit_head, rows)
     op.create_table(
         'audit_subjects',
-        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('value', sa.String(length=20), nullable=False),
         sa.Column('seq', BIG_ID, sa.ForeignKey('audit_events.seq'), nullable=False),
         sa.PrimaryKeyConstraint('kind', 'value', 'seq'),
