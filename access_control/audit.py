@@ -30,6 +30,7 @@ import random
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session, selectinload
 
 from analyzers import clock
@@ -41,6 +42,7 @@ GENESIS = "0" * 64
 # Migration 0013 made their head rows; more chains need a migration adding rows.
 CHAINS = 16
 AUTHORITY_KEYS = ("actor_la", "child_la", "other_child_la")
+HELD = "audit_chain"  # the Session.info entry naming the chain whose head this transaction holds
 KEY = "audit_key"  # the Session.info entry holding the key (bytes)
 
 
@@ -121,10 +123,20 @@ def subjects(details, key=None, found=None) -> set[tuple[str, str]]:
     return found
 
 
+@listens_for(Session, "after_transaction_end")
+def _release_chain(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(HELD, None)
+
+
 def _claim_head(session: Session) -> AuditHead | None:
     """A chain head locked for this transaction: the first one no other writer holds, so concurrent appends
     spread over the chains instead of queueing on one row; when every head is busy, wait for one at random.
-    (SQLite has no row locks: its one writer at a time always takes chain 1.)"""
+    A transaction that appends again keeps to the head it holds: its events stay in order, and it never waits
+    for a second head while holding one (two such transactions could deadlock). (SQLite has no row locks:
+    its one writer at a time always takes chain 1.)"""
+    if HELD in session.info:
+        return session.scalar(select(AuditHead).where(AuditHead.id == session.info[HELD]).with_for_update())
     head = session.scalar(select(AuditHead).order_by(AuditHead.id).limit(1).with_for_update(skip_locked=True))
     if head is None and session.get_bind().dialect.name != "sqlite":
         head = session.scalar(select(AuditHead).where(AuditHead.id == random.randint(1, CHAINS)).with_for_update())
@@ -163,6 +175,7 @@ def append(session: Session, actor: str, organisation: str | None, action: str, 
     occurred_at = clock.now()
     canonical = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
     digest = _event_mac(key, head.hash, chain_seq, _stamp(occurred_at), actor, organisation, action, canonical)
+    session.info[HELD] = head.id
     event = AuditEvent(chain=head.id, chain_seq=chain_seq, occurred_at=occurred_at, actor=actor,
                        organisation=organisation, action=action, details=canonical, prev_hash=head.hash,
                        hash=digest, subjects=[AuditSubject(kind=kind, value=value)

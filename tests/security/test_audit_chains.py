@@ -211,3 +211,20 @@ def test_a_trail_written_before_the_chains_becomes_chain_1_with_its_review_index
         assert db.execute(select(AuditEvent.seq, AuditEvent.chain, AuditEvent.chain_seq)
                           .order_by(AuditEvent.seq)).all() == [(1, 1, 1), (2, 1, 2), (3, 1, 3)]
         assert [e.seq for e in find_events(db, LA, EventFilter(cp_id=CHILD))[0]] == [1]
+
+
+@ONLY_POSTGRESQL
+def test_a_transaction_that_appends_twice_keeps_to_the_head_it_holds(sessions):
+    holder = HeldAppend(sessions, 1)  # chain 1 taken
+    holder.start()
+    assert holder.appended.wait(10)
+    with sessions.begin() as db:
+        first = audit.append(db, "twice", "HV", "search", {"n": 2})
+        holder.release.set()
+        holder.join(10)  # chain 1 is free again, but this transaction holds chain 2's head
+        second = audit.append(db, "twice", "HV", "search", {"n": 3})
+    assert (first.chain, first.chain_seq, second.chain, second.chain_seq) == (2, 1, 2, 2)
+    _append(sessions, 4)  # a new transaction starts from the first free head again
+    assert _chains(sessions) == {1: 2, 2: 2}
+    with sessions() as db:
+        assert audit.verify(db) == []
