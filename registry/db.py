@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+# An engine (or connection) execution option: the transactions it begins only read, which on SQLite lets them
+# share the database with a writer instead of queueing for its lock, and on PostgreSQL makes them READ ONLY.
+READ_ONLY = "contactpoint_read_only"
+
+
+def make_engine(url: str, ping: bool = True) -> Engine:
+    """``ping=False`` (the web app) skips the liveness query on every pool checkout, a round trip per
+    transaction; a connection the database dropped then fails its request, and SQLAlchemy replaces every
+    pooled connection made before the failure (webapp.errors answers that request 503)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -33,20 +41,27 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # IMMEDIATE: take the write lock up front (waiting up to the busy timeout), because
-            # a WAL reader that later tries to write fails at once when another writer got there
-            # first. SQLite is the development database; PostgreSQL is the concurrent one.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers: IMMEDIATE takes the write lock up front (waiting up to the busy timeout), because a
+            # WAL reader that later tries to write fails at once when another writer got there first.
+            # Readers: a plain BEGIN, so they never wait for (nor hold up) a writer, and query_only makes a
+            # write slipped into one fail loudly. SQLite is the development database; PostgreSQL the concurrent one.
+            read_only = bool(conn.get_execution_options().get(READ_ONLY))
+            conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=ping)
 
 
-def make_sessionmaker(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:
-    """``info`` is copied into every session's ``Session.info``, e.g. the audit trail's key ("audit_key")."""
-    return sessionmaker(engine, expire_on_commit=False, info=info)
+def make_sessionmaker(engine: Engine, info: dict | None = None, read_only: bool = False) -> sessionmaker[Session]:
+    """``info`` is copied into every session's ``Session.info``, e.g. the audit trail's key ("audit_key").
+    ``read_only`` sessions only read (see READ_ONLY): use them wherever nothing is written."""
+    # postgresql_readonly: psycopg then begins with BEGIN READ ONLY (no extra round trip).
+    options = {READ_ONLY: True, **({"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {})}
+    bind = engine.execution_options(**options) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False, info=info)
 
 
 def _alembic_config(engine: Engine, audit_key: bytes | None = None) -> Config:

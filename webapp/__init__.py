@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, send_from_directory
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (*pages.BLUEPRINTS, *admin.BLUEPRINTS, api.bp, operations.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, errors.respond)
+    app.register_error_handler(OperationalError, errors.database_unavailable)
 
     @app.get("/assets/<path:filename>")
     def govuk_assets(filename: str):

@@ -5,10 +5,11 @@ too many requests) are written to the audit trail, naming fields but never their
 """
 from __future__ import annotations
 
-from flask import jsonify, make_response, redirect, render_template, request, url_for
+from flask import current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .auth import Refused, audit_refusal, current_viewer
 
@@ -43,3 +44,10 @@ def respond(exc: HTTPException):
     # Keep what the exception says about itself, e.g. Allow on a 405.
     response.headers.extend([(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
     return response
+
+
+def database_unavailable(exc: OperationalError):
+    """The database dropped the connection (a restart, a failover) or stayed locked: 503, never 500. A dropped
+    connection also makes SQLAlchemy replace every pooled one, so the next request gets a fresh one."""
+    current_app.logger.error("database unavailable: %s", exc)
+    return respond(ServiceUnavailable("the directory's database is unavailable at the moment: try again shortly"))
