@@ -27,9 +27,10 @@ import hashlib
 import hmac
 import json
 import random
+from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session, selectinload
 
@@ -43,6 +44,14 @@ GENESIS = "0" * 64
 CHAINS = 16
 AUTHORITY_KEYS = ("actor_la", "child_la", "other_child_la")
 HELD = "audit_chain"  # the Session.info entry naming the chain whose head this transaction holds
+HEADS, EVENTS, SUBJECTS = AuditHead.__table__, AuditEvent.__table__, AuditSubject.__table__
+# Built once: an append runs on every audited request, and building and keying statements cost more than running them.
+_HEAD = select(HEADS.c.id, HEADS.c.seq, HEADS.c.hash, HEADS.c.keyed_from, HEADS.c.mac)
+_FIRST_FREE_HEAD = _HEAD.order_by(HEADS.c.id).limit(1).with_for_update(skip_locked=True)
+_THAT_HEAD = _HEAD.where(HEADS.c.id == bindparam("chain_id")).with_for_update()
+_INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.seq)
+_INSERT_SUBJECTS = insert(SUBJECTS)
+_MOVE_HEAD = update(HEADS).where(HEADS.c.id == bindparam("chain_id"))
 KEY = "audit_key"  # the Session.info entry holding the key (bytes)
 
 
@@ -129,31 +138,41 @@ def _release_chain(session: Session, transaction) -> None:
         session.info.pop(HELD, None)
 
 
-def _claim_head(session: Session) -> AuditHead | None:
+@dataclass
+class _Head:
+    """A chain's head row as read under its lock (plain values: appends write through Core, not the ORM)."""
+    id: int
+    seq: int
+    hash: str
+    keyed_from: int | None
+    mac: str | None
+    stored: bool = True  # False: a new trail's first head, inserted with its first event
+
+
+def _claim_head(session: Session) -> _Head | None:
     """A chain head locked for this transaction: the first one no other writer holds, so concurrent appends
     spread over the chains instead of queueing on one row; when every head is busy, wait for one at random.
     A transaction that appends again keeps to the head it holds: its events stay in order, and it never waits
     for a second head while holding one (two such transactions could deadlock). (SQLite has no row locks:
     its one writer at a time always takes chain 1.)"""
     if HELD in session.info:
-        return session.scalar(select(AuditHead).where(AuditHead.id == session.info[HELD]).with_for_update())
-    head = session.scalar(select(AuditHead).order_by(AuditHead.id).limit(1).with_for_update(skip_locked=True))
-    if head is None and session.get_bind().dialect.name != "sqlite":
-        head = session.scalar(select(AuditHead).where(AuditHead.id == random.randint(1, CHAINS)).with_for_update())
-    return head
+        return _Head(*session.execute(_THAT_HEAD, {"chain_id": session.info[HELD]}).one())
+    row = session.execute(_FIRST_FREE_HEAD).first()
+    if row is None and session.get_bind().dialect.name != "sqlite":
+        row = session.execute(_THAT_HEAD, {"chain_id": random.randint(1, CHAINS)}).first()
+    return _Head(*row) if row is not None else None
 
 
-def _locked_head(session: Session, key: bytes) -> AuditHead:
+def _locked_head(session: Session, key: bytes) -> _Head:
     """A locked chain head, after checking its MAC; a new trail's first head when there is none."""
     head = _claim_head(session)
     if head is None:
-        if session.scalar(select(AuditEvent.seq).limit(1)) is not None:
+        if session.scalar(select(EVENTS.c.seq).limit(1)) is not None:
             raise AuditChainBroken("the audit trail's head rows are missing while events exist: nothing more is "
                                    "written until `contactpoint audit verify` has been run and the cause found")
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+        head = _Head(1, 0, GENESIS, None, None, stored=False)
     if head.mac is None and head.seq == 0:  # an unused chain: its first event starts it
-        if session.scalar(select(AuditEvent.seq).where(AuditEvent.chain == head.id).limit(1)) is not None:
+        if session.scalar(select(EVENTS.c.seq).where(EVENTS.c.chain == head.id).limit(1)) is not None:
             raise AuditChainBroken(f"the head row of audit chain {head.id} was reset while its events exist: "
                                    "nothing more is written until `contactpoint audit verify` has been run and the "
                                    "cause found")
@@ -168,23 +187,29 @@ def _locked_head(session: Session, key: bytes) -> AuditHead:
 
 
 def append(session: Session, actor: str, organisation: str | None, action: str, details: dict) -> AuditEvent:
-    """Append one event in the caller's transaction, to whichever chain is free (see ``_claim_head``)."""
+    """Append one event in the caller's transaction, to whichever chain is free (see ``_claim_head``).
+
+    Written with Core statements (this runs on every audited request, and the ORM's unit of work cost more
+    than the rest of the append); returns the event as written, not attached to the session."""
     key = _key(session)
     head = _locked_head(session, key)
-    chain_seq = head.seq + 1
-    occurred_at = clock.now()
-    canonical = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
-    digest = _event_mac(key, head.hash, chain_seq, _stamp(occurred_at), actor, organisation, action, canonical)
     session.info[HELD] = head.id
-    event = AuditEvent(chain=head.id, chain_seq=chain_seq, occurred_at=occurred_at, actor=actor,
-                       organisation=organisation, action=action, details=canonical, prev_hash=head.hash,
-                       hash=digest, subjects=[AuditSubject(kind=kind, value=value)
-                                              for kind, value in sorted(subjects(json.loads(canonical)))])
-    session.add(event)
-    head.seq, head.hash = chain_seq, digest
-    head.mac = head_mac(key, chain_seq, digest, head.keyed_from, head.id)
-    session.flush()
-    return event
+    written = dict(chain=head.id, chain_seq=head.seq + 1, occurred_at=clock.now(), actor=actor,
+                   organisation=organisation, action=action, prev_hash=head.hash,
+                   details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str))
+    written["hash"] = _event_mac(key, head.hash, written["chain_seq"], _stamp(written["occurred_at"]), actor,
+                                 organisation, action, written["details"])
+    seq = session.execute(_INSERT_EVENT, written).scalar_one()
+    named = sorted(subjects(json.loads(written["details"])))
+    if named:
+        session.execute(_INSERT_SUBJECTS, [{"kind": kind, "value": value, "seq": seq} for kind, value in named])
+    tip = dict(seq=written["chain_seq"], hash=written["hash"], keyed_from=head.keyed_from,
+               mac=head_mac(key, written["chain_seq"], written["hash"], head.keyed_from, head.id))
+    if head.stored:
+        session.execute(_MOVE_HEAD, {"chain_id": head.id, **tip})
+    else:
+        session.execute(insert(HEADS).values(id=head.id, **tip))
+    return AuditEvent(seq=seq, **written)
 
 
 def record(session: Session, viewer, action: str, details: dict) -> AuditEvent:
@@ -206,7 +231,8 @@ def recorder_for(viewer) -> Callable[[Session, str, dict], AuditEvent]:
 
 def current_heads(session: Session) -> list[tuple[int, str]]:
     """(seq, hash) of the newest event of every chain in use: checkpoints to keep outside the database."""
-    heads = [(head.id, head.seq) for head in session.scalars(select(AuditHead).order_by(AuditHead.id)) if head.seq]
+    heads = [(chain, seq) for chain, seq in session.execute(select(HEADS.c.id, HEADS.c.seq).order_by(HEADS.c.id))
+             if seq]
     if not heads:
         return []
     newest = select(AuditEvent.seq, AuditEvent.hash).where(
@@ -220,7 +246,8 @@ def verify(session: Session, expect: tuple[tuple[int, str], ...] = ()) -> list[s
     ``expect`` ((seq, hash) recorded earlier) that the trail no longer holds. Events are named by ``seq``,
     a missing stretch by its positions in its chain."""
     key = _key(session)
-    heads = {head.id: head for head in session.scalars(select(AuditHead))}
+    fresh = select(AuditHead).execution_options(populate_existing=True)  # not what this session loaded before
+    heads = {head.id: head for head in session.scalars(fresh)}
     expected = dict(expect)
     problems = []
     tips: dict[int, tuple[int, str]] = {}  # chain -> (position, hash) of its newest event

@@ -74,8 +74,9 @@ def test_the_unusual_usage_report_counts_in_the_database_and_reads_only_the_even
     busy, night = _viewer("busy", "E09000001"), _viewer("night", "E09000001")
     with sessions.begin() as session:  # a working day's ordinary searches: counted, never read whole
         for minute in range(120):
-            audit.record(session, busy, "search", {"returned": []}).occurred_at = \
-                LONDON_NOON + dt.timedelta(minutes=minute)
+            seq = audit.record(session, busy, "search", {"returned": []}).seq
+            session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(
+                occurred_at=LONDON_NOON + dt.timedelta(minutes=minute)))
     _event(sessions, night, "record_view", dt.datetime(2026, 11, 18, 22, 15, tzinfo=dt.timezone.utc),
            cp_id="1000000001", child_la="E09000001")
     _event(sessions, night, "record_view", LONDON_NOON, cp_id="1000000027", child_la="E09000001", shielded=True,
