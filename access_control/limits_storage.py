@@ -10,7 +10,7 @@ import time
 from typing import Callable
 
 from limits.storage import Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -36,6 +36,16 @@ class DatabaseStorage(Storage):
         self._insert = pg_insert if postgresql else sqlite_insert
         # One upsert is atomic by itself: on PostgreSQL it runs without BEGIN and COMMIT round trips.
         self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else None
+        # Built once (it runs several times per request), its values bound at each call.
+        table = RateLimitCounter.__table__
+        expired = table.c.expires_at <= bindparam("now")
+        self._upsert = self._insert(table).values(
+            key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("new_expiry"),
+        ).on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"count": case((expired, bindparam("amount")), else_=table.c.count + bindparam("amount")),
+                  "expires_at": case((expired, bindparam("new_expiry")), else_=table.c.expires_at)},
+        ).returning(table.c.count, table.c.expires_at)
 
     @property
     def base_exceptions(self):
@@ -44,20 +54,13 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add to the counter in one atomic upsert; a counter whose window ended starts again."""
         now = time.time()
-        table = RateLimitCounter.__table__
-        statement = self._insert(table).values(key=key, count=amount, expires_at=now + expiry)
-        expired = table.c.expires_at <= now
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"count": case((expired, amount), else_=table.c.count + amount),
-                  "expires_at": case((expired, now + expiry), else_=table.c.expires_at)},
-        ).returning(table.c.count, table.c.expires_at)
+        params = {"key": key, "amount": amount, "now": now, "new_expiry": now + expiry}
         if self._single is not None:
             with self._single.connect() as conn:
-                row = conn.execute(statement).one()
+                row = conn.execute(self._upsert, params).one()
         else:
             with self.engine.begin() as conn:
-                row = conn.execute(statement).one()
+                row = conn.execute(self._upsert, params).one()
         memo = self.memo()
         if memo is not None:
             memo[key] = (row.count, row.expires_at)
