@@ -55,6 +55,12 @@ def make_engine(url: str, ping: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=ping)
 
 
+def read_only(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like ``sessions`` (same engine, same info) for work that only reads."""
+    engine = sessions.kw["bind"]
+    return make_sessionmaker(getattr(engine, "engine", engine), sessions.kw.get("info"), read_only=True)
+
+
 def make_sessionmaker(engine: Engine, info: dict | None = None, read_only: bool = False) -> sessionmaker[Session]:
     """``info`` is copied into every session's ``Session.info``, e.g. the audit trail's key ("audit_key").
     ``read_only`` sessions only read (see READ_ONLY): use them wherever nothing is written."""

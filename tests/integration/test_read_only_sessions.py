@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from registry.db import make_sessionmaker
+from registry.db import make_sessionmaker, read_only
 from registry.models import Child
 
 from .helpers import add_child
@@ -43,3 +43,12 @@ def test_a_write_in_a_read_only_session_fails_and_changes_nothing(db_engine, ses
         assert session.scalar(select(Child.given_name).where(Child.cp_id == cp_id)) == "Amara"
     with sessions.begin() as session:  # the pooled connection is a writer's again afterwards
         session.execute(text("UPDATE children SET given_name = 'Ama'"))
+
+
+def test_read_only_keeps_the_sessions_engine_and_info(db_engine, sessions):
+    readers = read_only(sessions)
+    with readers() as session:
+        assert session.get_bind().engine.url == db_engine.url
+        assert session.info["audit_key"] == sessions.kw["info"]["audit_key"]
+        with pytest.raises(DBAPIError, match="(?i)read-only|readonly"):
+            session.execute(text("DELETE FROM children"))
