@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .audit import AUTHORITY_KEYS
@@ -99,15 +99,15 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 
 def _utc_hour(session: Session):
-    """An event's UTC hour as text ("YYYY-MM-DD HH"): a London day is whole UTC hours, so counting by hour in
-    the database and adding the hours up by local day in Python gives per-day counts from a few rows."""
+    """An event's hour as hours since the epoch: a London day is whole UTC hours, so counting by hour in the
+    database and adding the hours up by local day in Python gives per-day counts from a few rows."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", AuditEvent.occurred_at), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", AuditEvent.occurred_at)
+        return func.floor(func.extract("epoch", AuditEvent.occurred_at) / 3600).cast(Integer)
+    return cast(func.strftime("%s", AuditEvent.occurred_at), Integer) // 3600
 
 
-def _local(hour: str) -> dt.datetime:
-    return dt.datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=dt.timezone.utc).astimezone(LONDON)
+def _local(hour: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(hour) * 3600, tz=dt.timezone.utc).astimezone(LONDON)
 
 
 def _out_of_hours(start: dt.date, end: dt.date, rules: UsageRules):
