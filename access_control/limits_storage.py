@@ -16,6 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from registry.db import single_statements
+
 from .models import RateLimitCounter
 
 SCHEME = "contactpoint-db"
@@ -35,7 +37,7 @@ class DatabaseStorage(Storage):
         postgresql = engine.dialect.name == "postgresql"
         self._insert = pg_insert if postgresql else sqlite_insert
         # One upsert is atomic by itself: on PostgreSQL it runs without BEGIN and COMMIT round trips.
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else None
+        self._single = single_statements(engine) if postgresql else None
         # Built once (it runs several times per request), its values bound at each call.
         table = RateLimitCounter.__table__
         expired = table.c.expires_at <= bindparam("now")

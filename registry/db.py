@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -14,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-# An engine (or connection) execution option: the transactions it begins only read, which on SQLite lets them
-# share the database with a writer instead of queueing for its lock, and on PostgreSQL makes them READ ONLY.
+# An engine execution option marking engines (see ``reader``) whose sessions only read.
 READ_ONLY = "contactpoint_read_only"
+# Each PostgreSQL engine's companions (see ``reader`` and ``single_statements``), made once, disposed with it.
+_COMPANIONS: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def make_engine(url: str, ping: bool = True) -> Engine:
@@ -55,19 +57,61 @@ def make_engine(url: str, ping: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=ping)
 
 
+def _postgresql_autocommit(engine: Engine, kind: str, execution_options: dict, **connect_args) -> Engine:
+    """A companion of ``engine`` with its own pool of autocommit connections (own, so no connection switches
+    between autocommit and transactions, which costs psycopg a DEALLOCATE round trip), closed with it."""
+    companions = _COMPANIONS.setdefault(engine, {})
+    if kind not in companions:
+        made = create_engine(engine.url, pool_pre_ping=engine.pool._pre_ping, isolation_level="AUTOCOMMIT",
+                             connect_args=connect_args, execution_options=execution_options)
+        event.listen(engine, "engine_disposed", lambda _engine: made.dispose())
+        companions[kind] = made
+        family = lambda: (engine, *_COMPANIONS.get(engine, {}).values())  # noqa: E731
+
+        def lost_connection(context) -> None:
+            # The database went away (restart, failover): the connections every pool of the family holds are
+            # as dead as this one, so all are replaced now and only this request fails (without pings).
+            if context.is_disconnect:
+                for member in family():
+                    if member is not context.engine:
+                        member.dispose(close=False)
+
+        for member in (engine, made):
+            event.listen(member, "handle_error", lost_connection)
+    return companions[kind]
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for work that only reads.
+
+    PostgreSQL: its own pool of connections that autocommit and refuse writes (default_transaction_read_only),
+    so a reader costs no BEGIN and COMMIT round trips; each statement sees the newest committed data, as it
+    would inside a READ COMMITTED transaction. SQLite: the same pool, beginning with a plain BEGIN instead of
+    BEGIN IMMEDIATE, so readers never queue for (nor hold) the write lock, with query_only set.
+    """
+    if engine.get_execution_options().get(READ_ONLY):
+        return engine
+    if engine.dialect.name == "postgresql":
+        return _postgresql_autocommit(engine, "reader", {READ_ONLY: True},
+                                      options="-c default_transaction_read_only=on")
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def single_statements(engine: Engine) -> Engine:
+    """The engine for writes that are one atomic statement each (usage counters): on PostgreSQL they autocommit,
+    with no BEGIN and COMMIT round trips; elsewhere ``engine`` itself (use it with ``begin()``)."""
+    return _postgresql_autocommit(engine, "single", {}) if engine.dialect.name == "postgresql" else engine
+
+
 def read_only(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions like ``sessions`` (same engine, same info) for work that only reads."""
-    engine = sessions.kw["bind"]
-    return make_sessionmaker(getattr(engine, "engine", engine), sessions.kw.get("info"), read_only=True)
+    return make_sessionmaker(sessions.kw["bind"], sessions.kw.get("info"), read_only=True)
 
 
 def make_sessionmaker(engine: Engine, info: dict | None = None, read_only: bool = False) -> sessionmaker[Session]:
     """``info`` is copied into every session's ``Session.info``, e.g. the audit trail's key ("audit_key").
-    ``read_only`` sessions only read (see READ_ONLY): use them wherever nothing is written."""
-    # postgresql_readonly: psycopg then begins with BEGIN READ ONLY (no extra round trip).
-    options = {READ_ONLY: True, **({"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {})}
-    bind = engine.execution_options(**options) if read_only else engine
-    return sessionmaker(bind, expire_on_commit=False, info=info)
+    ``read_only`` sessions only read (see ``reader``): use them wherever nothing is written."""
+    return sessionmaker(reader(engine) if read_only else engine, expire_on_commit=False, info=info)
 
 
 def _alembic_config(engine: Engine, audit_key: bytes | None = None) -> Config:
