@@ -63,6 +63,8 @@ class LocalCluster:
 
     def start(self, timeout: float = 240.0) -> ClusterInfo:
         """Start every node that is not running (all of them, or one that was lost) and wait for the whole cluster."""
+        self.cluster_dir.mkdir(parents=True, exist_ok=True)
+        self.cluster_dir.chmod(0o755)  # the nodes' unprivileged user passes through it to their own directories
         layout = ClusterLayout(CLUSTER_NAME, tuple(node.node_name for node in self.nodes), self._transport_ports())
         launched = []
         try:

@@ -238,6 +238,7 @@ class LocalEngine:
         if not self.info_file.exists():
             return None
         info = EngineInfo(**json.loads(self.info_file.read_text()))
+        self._reap(info.pid)  # a launcher we started and that has exited is a zombie until reaped, never "alive"
         if _alive(info.pid):
             return info
         self.info_file.unlink(missing_ok=True)
