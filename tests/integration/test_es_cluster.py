@@ -15,14 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch, NotFoundError
 
 from indexing import rebuild
 from indexing.admin import live_index
-from search_service import make_client
+from search_service import local_engine, make_client
+from search_service.client import remember_local_nodes
 from search_service.cluster import LocalCluster
 from search_service.engine import free_port
 from webapp import create_app
+from webapp.cli import main
 from webapp.config import Settings
 
 from ..support.accounts import ACTING_FOR, TEST_SECRET_KEY
@@ -42,8 +45,20 @@ WRITES_PER_SECOND = 10
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="cp-test-cluster-")), Settings.from_env({}).cache_dir)
+def cluster_state_dir():
+    """The state directory `contactpoint engine start --nodes 3` would use: the CLI finds the cluster there."""
+    state_dir = Path(tempfile.mkdtemp(prefix="cp-test-cluster-"))
+    state_dir.chmod(0o755)  # the nodes' unprivileged user passes through it
+    yield state_dir
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_state_dir):
+    settings = Settings.from_env({}).replace(state_dir=cluster_state_dir)
+    cluster = local_engine(settings, nodes=3)
+    assert isinstance(cluster, LocalCluster)
+    remember_local_nodes(settings, 3)
     try:
         started = time.monotonic()
         cluster.start()
@@ -51,7 +66,6 @@ def cluster():
         yield cluster
     finally:
         cluster.stop()
-        shutil.rmtree(cluster.cluster_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -100,6 +114,18 @@ def test_three_nodes_form_one_cluster_each_with_its_own_directory_and_ports(clus
         assert len({node["settings"]["transport"]["port"] for node in nodes}) == 3
     finally:
         es.close()
+
+
+def test_the_cli_reports_every_node_and_refuses_a_single_node_beside_the_cluster(cluster, cluster_state_dir):
+    env = {"CONTACTPOINT_STATE_DIR": str(cluster_state_dir), "CONTACTPOINT_ES_URL": None}
+    status = CliRunner().invoke(main, ["engine", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "cluster of 3 nodes: 3 running, health green, 3 in the cluster" in status.output
+    for node, url in zip(cluster.nodes, cluster.info().urls):
+        assert f"{node.node_name}: running at {url}" in status.output
+    single = CliRunner().invoke(main, ["engine", "start", "--nodes", "1"], env=env)
+    assert single.exit_code == 1
+    assert "a local cluster of 3 nodes is running: `contactpoint engine stop` it" in single.output
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
