@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from elasticsearch import ApiError, NotFoundError, TransportError
 from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
 from access_control import InvalidInput, NotAllowed
-from search_service import SearchIncomplete
 
 from ..auth import Refused, require
 from ..errors import respond
@@ -31,26 +29,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def error_body(status: int, message: str, errors: dict | None = None):
     return jsonify({"message": message, "errors": errors or {}}), status
-
-
-# Statuses with which Elasticsearch says it cannot answer now (no live copy of a shard, no master, overloaded,
-# a gateway in between): the caller may try again; any other refusal is this code's mistake, a 500.
-UNAVAILABLE_STATUSES = {429, 502, 503, 504}
-
-
-@bp.errorhandler(TransportError)  # no node answered: refused, dropped or timed out on every one tried
-@bp.errorhandler(NotFoundError)  # the alias is missing: the index was never built
-@bp.errorhandler(SearchIncomplete)  # some shards did not answer: a partial list is never shown as complete
-def search_unavailable(exc):
-    current_app.logger.error("search unavailable: %s", exc)
-    return error_body(503, "search is unavailable at the moment: try again shortly")
-
-
-@bp.errorhandler(ApiError)
-def search_refused(exc: ApiError):
-    if exc.meta.status in UNAVAILABLE_STATUSES:
-        return search_unavailable(exc)
-    raise exc
 
 
 @bp.errorhandler(InvalidInput)
