@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ConnectionError as ElasticsearchConnectionError, Elasticsearch, NotFoundError
 
 from indexing import rebuild
 from indexing.admin import live_index
@@ -153,7 +153,7 @@ def test_the_client_retries_a_request_on_another_node(cluster, cluster_settings)
     without_retries = make_client(cluster_settings.replace(es_url=nowhere + "," + cluster.info().urls[0]),
                                   max_retries=0)
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(ElasticsearchConnectionError):
             for _ in range(4):
                 without_retries.cluster.health()
     finally:
