@@ -291,8 +291,8 @@ class LocalEngine:
             "LANG": "C.UTF-8",
         }
         kwargs = {"user": account[0], "group": account[1], "extra_groups": []} if account else {}
-        process = subprocess.Popen([str(home / "bin" / "elasticsearch"), "-p", str(self.pid_file)], env=env, cwd=self.node_dir / "node",
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen([str(home / "bin" / "elasticsearch"), "-p", str(self.pid_file)], env=env,
+                                   cwd=self.node_dir / "node", stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, **kwargs)
         log.close()
         port = int(re.search(r"http.port: (\d+)", (config / "elasticsearch.yml").read_text()).group(1))

@@ -318,11 +318,11 @@ def test_losing_a_node_keeps_searches_answering_and_loses_no_change(cluster, clu
 
     cluster.start()  # the killed node returns and rejoins
     assert cluster_es.cluster.health(index=ALIAS, wait_for_status="green", timeout="60s")["status"] == "green"
+    env = {**os.environ, "CONTACTPOINT_DATABASE_URL": cluster_settings.database_url,
+           "CONTACTPOINT_ES_URL": cluster.info().url, "CONTACTPOINT_STATE_DIR": str(cluster_settings.state_dir),
+           "CONTACTPOINT_SECRET_KEY": TEST_SECRET_KEY}
     verified = subprocess.run([sys.executable, "-m", "webapp.cli", "index", "verify"], capture_output=True, text=True,
-                              timeout=120, env={**os.environ, "CONTACTPOINT_DATABASE_URL": cluster_settings.database_url,
-                                                "CONTACTPOINT_ES_URL": cluster.info().url,
-                                                "CONTACTPOINT_STATE_DIR": str(cluster_settings.state_dir),
-                                                "CONTACTPOINT_SECRET_KEY": TEST_SECRET_KEY})
+                              timeout=120, env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"database {len(children) + len(writes.written)} children" in verified.stdout
     assert ", 0 drifted" in verified.stdout
