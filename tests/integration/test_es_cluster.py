@@ -326,3 +326,24 @@ def test_losing_a_node_keeps_searches_answering_and_loses_no_change(cluster, clu
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"database {len(children) + len(writes.written)} children" in verified.stdout
     assert ", 0 drifted" in verified.stdout
+
+
+def test_engine_stop_ends_every_node_and_leaves_no_process(cluster, cluster_state_dir):
+    """Last in this module: it stops the module's cluster."""
+    env = {"CONTACTPOINT_STATE_DIR": str(cluster_state_dir), "CONTACTPOINT_ES_URL": None}
+    groups = list(cluster.info().pids)
+    assert len(groups) == 3
+    stopped = CliRunner().invoke(main, ["engine", "stop"], env=env)
+    assert stopped.exit_code == 0 and stopped.output.strip() == "stopped", stopped.output
+    assert all(node.info() is None for node in cluster.nodes)
+    assert [pid for pid in Path("/proc").iterdir() if pid.name.isdigit() and _process_group(pid) in groups] == []
+    status = CliRunner().invoke(main, ["engine", "status"], env=env)
+    assert status.exit_code == 3 and status.output.strip() == "not running"
+
+
+def _process_group(proc: Path) -> int | None:
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]) if fields[0] != "Z" else None
