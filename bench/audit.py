@@ -28,7 +28,7 @@ from sqlalchemy import func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from access_control import audit  # noqa: E402
-from access_control.models import AuditEvent, AuditHead  # noqa: E402
+from access_control.models import AuditEvent  # noqa: E402
 from registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 
 KEY = hashlib.sha256(b"bench/audit.py").digest()
@@ -39,7 +39,7 @@ DETAILS = {"channel": "api", "criteria": {"given_name": "Amara", "family_name": 
 
 def _one_chain(session):
     """The trail before the chains: every writer queues on chain 1's head."""
-    return session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    return audit._Head(*session.execute(audit._THAT_HEAD, {"chain_id": 1}).one())
 
 
 def _writer(url: str, seconds: float, one_chain: bool, start, counts, index: int) -> None:
@@ -75,6 +75,8 @@ def run(url: str, writers: int, seconds: float, one_chain: bool) -> dict:
     for process in processes:
         process.join()
     elapsed = time.monotonic() - began
+    if any(process.exitcode for process in processes):
+        sys.exit(f"a writer failed (exit codes {[process.exitcode for process in processes]})")
     sessions = make_sessionmaker(engine, info={"audit_key": KEY})
     with sessions() as session:
         events = session.scalar(select(func.count()).select_from(AuditEvent))
