@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session, selectinload
 
@@ -52,6 +52,18 @@ _THAT_HEAD = _HEAD.where(HEADS.c.id == bindparam("chain_id")).with_for_update()
 _INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.seq)
 _INSERT_SUBJECTS = insert(SUBJECTS)
 _MOVE_HEAD = update(HEADS).where(HEADS.c.id == bindparam("chain_id"))
+# PostgreSQL: the event, whom it names and the head's move in one statement (one round trip, not three).
+_APPEND_POSTGRESQL = text("""
+    WITH event AS (
+        INSERT INTO audit_events (chain, chain_seq, occurred_at, actor, organisation, action, details, prev_hash, hash)
+        VALUES (:chain, :chain_seq, :occurred_at, :actor, :organisation, :action, :details, :prev_hash, :hash)
+        RETURNING seq),
+    named AS (
+        INSERT INTO audit_subjects (kind, value, seq)
+        SELECT subject.kind, subject.value, event.seq
+        FROM event, unnest(CAST(:kinds AS varchar[]), CAST(:values AS varchar[])) AS subject(kind, value))
+    UPDATE audit_head SET seq = :chain_seq, hash = :hash, keyed_from = :keyed_from, mac = :mac WHERE id = :chain
+    RETURNING (SELECT seq FROM event)""")
 KEY = "audit_key"  # the Session.info entry holding the key (bytes)
 
 
@@ -199,12 +211,17 @@ def append(session: Session, actor: str, organisation: str | None, action: str, 
                    details=json.dumps(details, sort_keys=True, ensure_ascii=False, default=str))
     written["hash"] = _event_mac(key, head.hash, written["chain_seq"], _stamp(written["occurred_at"]), actor,
                                  organisation, action, written["details"])
-    seq = session.execute(_INSERT_EVENT, written).scalar_one()
     named = sorted(subjects(json.loads(written["details"])))
-    if named:
-        session.execute(_INSERT_SUBJECTS, [{"kind": kind, "value": value, "seq": seq} for kind, value in named])
     tip = dict(seq=written["chain_seq"], hash=written["hash"], keyed_from=head.keyed_from,
                mac=head_mac(key, written["chain_seq"], written["hash"], head.keyed_from, head.id))
+    if head.stored and session.get_bind().dialect.name == "postgresql":
+        seq = session.execute(_APPEND_POSTGRESQL, {
+            **written, "keyed_from": tip["keyed_from"], "mac": tip["mac"],
+            "kinds": [kind for kind, _ in named], "values": [value for _, value in named]}).scalar_one()
+        return AuditEvent(seq=seq, **written)
+    seq = session.execute(_INSERT_EVENT, written).scalar_one()
+    if named:
+        session.execute(_INSERT_SUBJECTS, [{"kind": kind, "value": value, "seq": seq} for kind, value in named])
     if head.stored:
         session.execute(_MOVE_HEAD, {"chain_id": head.id, **tip})
     else:
