@@ -104,11 +104,18 @@ def changes_after(session: Session, seq: int, limit: int) -> list[ChangeLog]:
     return list(session.scalars(select(ChangeLog).where(ChangeLog.seq > seq).order_by(ChangeLog.seq).limit(limit)))
 
 
-def latest_change_per_child(session: Session, up_to: int) -> list[tuple[int, int]]:
-    """(child_id, newest seq) for every child: the external version of its document."""
-    return list(session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
-                                .where(ChangeLog.seq <= up_to).group_by(ChangeLog.child_id)
-                                .order_by(ChangeLog.child_id)).tuples())
+def latest_change_per_child(session: Session, up_to: int, after: int = 0, limit: int | None = None
+                            ) -> list[tuple[int, int]]:
+    """(child_id, newest seq up to ``up_to``) for children with ids above ``after``, in id order, at
+    most ``limit`` of them: one keyset page of the external versions of their documents.
+
+    Walks the (child_id, seq) index in order and stops after ``limit`` children, so a page costs
+    the same wherever it starts.
+    """
+    query = (select(ChangeLog.child_id, func.max(ChangeLog.seq))
+             .where(ChangeLog.seq <= up_to, ChangeLog.child_id > after)
+             .group_by(ChangeLog.child_id).order_by(ChangeLog.child_id))
+    return list(session.execute(query if limit is None else query.limit(limit)).tuples())
 
 
 def oldest_change_after(session: Session, seq: int) -> dt.datetime | None:
