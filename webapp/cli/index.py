@@ -17,13 +17,18 @@ def index():
 
 
 @index.command("rebuild")
+@click.option("--workers", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="Processes that build documents (0: build in this process).")
+@click.option("--page-size", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+              help="Children read from the database and sent to Elasticsearch per request.")
 @pass_ctx
-def index_rebuild(ctx: Context):
+def index_rebuild(ctx: Context, workers: int, page_size: int):
     """Build a fresh index from the database and swap the alias to it atomically."""
     from indexing import CHECKPOINT, rebuild
 
     with reported_errors(), tqdm(unit=" children", desc="indexing", disable=None) as bar:
-        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update)
+        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update,
+                              page_size=page_size, workers=workers)
     click.echo(f"indexed {count} children into {name}; alias {ctx.settings.es_alias!r} now points at it")
 
 
