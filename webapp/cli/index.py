@@ -85,6 +85,26 @@ def index_sync(ctx: Context, follow: bool, metrics_port: int | None, lease_secon
                                    "retrying would not help: fix the cause, then start it again") from None
 
 
+@index.command("compact")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=5000, show_default=True,
+              help="Change-log sequence numbers per delete (one short transaction each).")
+@pass_ctx
+def index_compact(ctx: Context, batch_size: int):
+    """Remove change-log rows every indexer has applied and no reader needs (run it nightly).
+
+    Keeps everything after the lowest checkpoint, each child's newest change, and the changes of
+    children in dead letters. Refuses while no checkpoint exists.
+    """
+    from registry.compaction import NoCheckpoint, compact
+
+    try:
+        result = compact(ctx.sessions, batch_size)
+    except NoCheckpoint as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"removed {result.removed} change-log rows up to seq {result.horizon} (the lowest checkpoint); "
+               f"{result.remaining} remain")
+
+
 @index.command("status")
 @pass_ctx
 def index_status(ctx: Context):
