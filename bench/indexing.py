@@ -125,12 +125,14 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def measure_rebuild(database_url: str, es_url: str, children: int, workers: int | None = None) -> None:
+def measure_rebuild(database_url: str, es_url: str, children: int, workers: int | None = None,
+                    page_size: int | None = None) -> None:
     """Run the production rebuild command and sample its process tree's memory every 50 ms."""
     env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_ES_URL": es_url,
            "CONTACTPOINT_ES_ALIAS": ALIAS}
     start = time.perf_counter()
-    options = [] if workers is None else ["--workers", str(workers)]
+    options = ([] if workers is None else ["--workers", str(workers)]) + \
+        ([] if page_size is None else ["--page-size", str(page_size)])
     command = subprocess.Popen([sys.executable, "-m", "webapp.cli", "index", "rebuild", *options], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -142,7 +144,7 @@ def measure_rebuild(database_url: str, es_url: str, children: int, workers: int 
     if command.returncode != 0:
         raise SystemExit(f"rebuild failed ({command.returncode}): {err.strip()[-2000:]}")
     print(out.strip())
-    print(f"rebuild ({'default' if workers is None else workers} workers): {children:,} children in {elapsed:.0f}s = {children / elapsed:,.0f} children/s "
+    print(f"rebuild ({'default' if workers is None else workers} workers, page {page_size or 'default'}): {children:,} children in {elapsed:.0f}s = {children / elapsed:,.0f} children/s "
           f"(process start included); peak RSS of the rebuild's processes {peak:.0f} MB", flush=True)
 
 
@@ -211,6 +213,7 @@ def main() -> None:
     parser.add_argument("--es-url")
     parser.add_argument("--rebuild-workers", type=int, action="append",
                         help="`index rebuild --workers` (repeat to compare; default: the command's default)")
+    parser.add_argument("--rebuild-page-size", type=int, help="`index rebuild --page-size`")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -231,7 +234,7 @@ def main() -> None:
         load_children(engine, args.children, args.seed)
 
         for workers in args.rebuild_workers or [None]:
-            measure_rebuild(database_url, url, args.children, workers)
+            measure_rebuild(database_url, url, args.children, workers, args.rebuild_page_size)
         measure_lag(sessions, database_url, url, args.rate, args.seconds)
     finally:
         if node is not None:
