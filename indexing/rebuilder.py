@@ -5,6 +5,8 @@ lease, so no follower can move the checkpoint, catches the new index up with eve
 since the load began, swaps the alias, and records the checkpoint the new index has reached.
 Without the lease a follower could apply a change (a shielding) to the old index and move the
 checkpoint past it just as the alias left that index: the change would be stranded there.
+The load (``indexing.loader``) walks the children in keyset pages, each document versioned by the
+child's newest change up to where the load began, so catch-up writes of later changes always win.
 """
 from __future__ import annotations
 
