@@ -14,6 +14,7 @@ bench: bootstrap
 	.venv/bin/python bench/search_quality.py
 	.venv/bin/python bench/feed_load.py
 	.venv/bin/python bench/indexing.py
+	.venv/bin/python bench/audit.py
 	.venv/bin/python -c 'import splink' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[bench]'
 	.venv/bin/python bench/linkage_quality.py
 

@@ -58,9 +58,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def find_user(session: Session, username: str, lock: bool = False) -> User | None:
-    """``lock``: SELECT ... FOR UPDATE, fresh from the database, held until the caller commits."""
-    query = select(User).where(User.username == username.strip().lower())
+def find_user(session: Session, username: str, lock: bool = False, options=()) -> User | None:
+    """``lock``: SELECT ... FOR UPDATE, fresh from the database, held until the caller commits. ``options``:
+    loader options, e.g. the relationships the caller reads next, in the same statement."""
+    query = select(User).where(User.username == username.strip().lower()).options(*options)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)

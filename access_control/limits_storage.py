@@ -7,13 +7,16 @@ its SQLAlchemy engine as the ``engine`` storage option.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from limits.storage import Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+
+from registry.db import single_statements
 
 from .models import RateLimitCounter
 
@@ -24,12 +27,27 @@ class DatabaseStorage(Storage):
     STORAGE_SCHEME = [SCHEME]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, engine: Engine | None = None,
-                 **options):
+                 memo: Callable[[], dict | None] = lambda: None, **options):
+        """``memo`` returns a dict that lives as long as one request (None outside one): the counters this
+        request moved are kept there, so reporting them (the rate-limit headers) costs no more queries."""
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         if engine is None:
             raise ValueError(f"the {SCHEME} storage needs the database engine as the 'engine' option")
-        self.engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self.engine, self.memo = engine, memo
+        postgresql = engine.dialect.name == "postgresql"
+        self._insert = pg_insert if postgresql else sqlite_insert
+        # One upsert is atomic by itself: on PostgreSQL it runs without BEGIN and COMMIT round trips.
+        self._single = single_statements(engine) if postgresql else None
+        # Built once (it runs several times per request), its values bound at each call.
+        table = RateLimitCounter.__table__
+        expired = table.c.expires_at <= bindparam("now")
+        self._upsert = self._insert(table).values(
+            key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("new_expiry"),
+        ).on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"count": case((expired, bindparam("amount")), else_=table.c.count + bindparam("amount")),
+                  "expires_at": case((expired, bindparam("new_expiry")), else_=table.c.expires_at)},
+        ).returning(table.c.count, table.c.expires_at)
 
     @property
     def base_exceptions(self):
@@ -38,27 +56,33 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add to the counter in one atomic upsert; a counter whose window ended starts again."""
         now = time.time()
-        table = RateLimitCounter.__table__
-        statement = self._insert(table).values(key=key, count=amount, expires_at=now + expiry)
-        expired = table.c.expires_at <= now
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"count": case((expired, amount), else_=table.c.count + amount),
-                  "expires_at": case((expired, now + expiry), else_=table.c.expires_at)},
-        ).returning(table.c.count)
-        with self.engine.begin() as conn:
-            return conn.execute(statement).scalar_one()
+        params = {"key": key, "amount": amount, "now": now, "new_expiry": now + expiry}
+        if self._single is not None:
+            with self._single.connect() as conn:
+                row = conn.execute(self._upsert, params).one()
+        else:
+            with self.engine.begin() as conn:
+                row = conn.execute(self._upsert, params).one()
+        memo = self.memo()
+        if memo is not None:
+            memo[key] = (row.count, row.expires_at)
+        return row.count
+
+    def _counter(self, key: str) -> tuple[int, float] | None:
+        memo = self.memo()
+        if memo is not None and key in memo:
+            return memo[key]
+        with self.engine.connect() as conn:
+            return conn.execute(select(RateLimitCounter.count, RateLimitCounter.expires_at)
+                                .where(RateLimitCounter.key == key)).first()
 
     def get(self, key: str) -> int:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(RateLimitCounter.count, RateLimitCounter.expires_at)
-                               .where(RateLimitCounter.key == key)).first()
-        return row.count if row is not None and row.expires_at > time.time() else 0
+        row = self._counter(key)
+        return row[0] if row is not None and row[1] > time.time() else 0
 
     def get_expiry(self, key: str) -> float:
-        with self.engine.connect() as conn:
-            expires = conn.execute(select(RateLimitCounter.expires_at).where(RateLimitCounter.key == key)).scalar()
-        return expires if expires is not None and expires > time.time() else time.time()
+        row = self._counter(key)
+        return row[1] if row is not None and row[1] > time.time() else time.time()
 
     def check(self) -> bool:
         try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from analyzers import clock
@@ -25,19 +26,35 @@ def _utcnow() -> dt.datetime:
 class AuditEvent(Base):
     """Append-only, hash-chained record of every access (see access_control.audit)."""
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "chain_seq", name="uq_audit_events_chain_seq"),)
 
-    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)  # order across chains
+    chain: Mapped[int] = mapped_column(Integer, default=1)
+    chain_seq: Mapped[int] = mapped_column(BigId)  # place in its chain: what the MAC covers
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(100), index=True)
-    organisation: Mapped[str | None] = mapped_column(String(100))
+    organisation: Mapped[str | None] = mapped_column(String(100), index=True)
     action: Mapped[str] = mapped_column(String(40))
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what the hash covers
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    subjects: Mapped[list[AuditSubject]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+
+class AuditSubject(Base):
+    """Whom an event concerns (children's ContactPoint IDs, authorities' LA codes), as its details name them:
+    the index audit review filters on (access_control.audit.subjects). Derived from the MAC-covered details, so `audit verify` checks it."""
+    __tablename__ = "audit_subjects"
+
+    # "child", "shielded" (a shielded child's ID), or the key naming an authority: "actor_la", "child_la", ...
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, ForeignKey("audit_events.seq"), primary_key=True, index=True)
+
 
 class AuditHead(Base):
-    """One row holding the chain's tip; locking it serialises appends across processes."""
+    """One row per chain holding its tip; a writer locks one head, so appends queue only per chain."""
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,7 +13,7 @@ import re
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from analyzers import clock
 
@@ -75,7 +75,10 @@ def authenticate(session: Session, text: str, now: dt.datetime | None = None) ->
     match = TOKEN.fullmatch(text.strip())
     if match is None:
         raise NotSignedIn("the bearer token is malformed", "token_malformed")
-    row = session.scalar(select(ApiToken).where(ApiToken.token_id == match.group(1)))
+    # The token, its system's account and organisation and authority in one statement, not one each.
+    account = joinedload(ApiToken.user)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_id == match.group(1)).options(
+        account.joinedload(User.organisation), account.joinedload(User.local_authority)))
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(match.group(2))):
         raise NotSignedIn("the bearer token is not valid", "token_unknown")
     if row.revoked_at is not None:
@@ -101,7 +104,7 @@ def acting_practitioner(session: Session, client: User, username: str, today: dt
     """
     if not USERNAME.fullmatch(username):
         return None
-    user = find_user(session, username)
+    user = find_user(session, username, options=[joinedload(User.organisation)])
     if user is None or not allowed(user.role, "be_acted_for") or usable(user, today):
         return None
     own = client.organisation

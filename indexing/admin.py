@@ -18,6 +18,17 @@ def template_body(alias: str) -> dict:
     return body
 
 
+def replica_settings(alias: str) -> dict:
+    """How the live index keeps copies: the template's rule (one replica once the cluster has two data nodes)."""
+    settings = template_body(alias)["template"]["settings"]
+    return {key: settings[key] for key in ("number_of_replicas", "auto_expand_replicas") if key in settings}
+
+
+# A load into a fresh index keeps no copies (nothing reads it yet, and a failed load is thrown away whole);
+# the template's rule returns before the index goes live.
+LOAD_WITHOUT_REPLICAS = {"auto_expand_replicas": "false", "number_of_replicas": 0}
+
+
 def template_version(alias: str) -> int:
     return template_body(alias)["version"]
 

@@ -22,7 +22,7 @@ from elasticsearch.helpers import BulkIndexError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import checkpoints
-from registry.db import make_engine, make_sessionmaker
+from registry.db import make_engine, make_sessionmaker, read_only
 
 from .documents import build_document, load_children
 from .sync import NOT_INDEXED
@@ -31,11 +31,12 @@ PAGE_SIZE = 2000
 
 
 def pages(sessions: sessionmaker, up_to: int, page_size: int = PAGE_SIZE) -> Iterator[dict[int, int]]:
-    """{child_id: version} pages in id order. Each page is read in its own short session, so no
-    transaction stays open (on SQLite that would hold the write lock) while Elasticsearch works."""
+    """{child_id: version} pages in id order. Each page is read in its own short read-only session,
+    so nothing stays open while Elasticsearch works (nor, on SQLite, takes the write lock)."""
     after = 0
+    readers = read_only(sessions)
     while True:
-        with sessions() as session:
+        with readers() as session:
             page = checkpoints.latest_change_per_child(session, up_to, after=after, limit=page_size)
         if not page:
             return
@@ -72,7 +73,7 @@ _worker_sessions: sessionmaker | None = None
 
 def _start_worker(database_url: str) -> None:
     global _worker_sessions
-    _worker_sessions = make_sessionmaker(make_engine(database_url))
+    _worker_sessions = make_sessionmaker(make_engine(database_url), read_only=True)
 
 
 def _build_in_worker(index: str, versions: dict[int, int]) -> list[bytes]:
@@ -88,6 +89,7 @@ def load(es: Elasticsearch, sessions: sessionmaker, index: str, up_to: int, page
     builders, so Elasticsearch always has a request to work on while the next page is built.
     """
     page_iter = pages(sessions, up_to, page_size)
+    readers = read_only(sessions)
     next_lock, count_lock = threading.Lock(), threading.Lock()
     failed = threading.Event()
     count = 0
@@ -101,7 +103,7 @@ def load(es: Elasticsearch, sessions: sessionmaker, index: str, up_to: int, page
     def build(versions: dict[int, int]) -> list[bytes]:
         if pool is not None:
             return pool.submit(_build_in_worker, index, versions).result()
-        with sessions() as session:
+        with readers() as session:
             return page_body(session, index, versions)
 
     def run() -> None:

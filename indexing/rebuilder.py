@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from registry import checkpoints
 
-from .admin import IndexingError, install_template, new_index_name, swap_alias, template_body
+from .admin import LOAD_WITHOUT_REPLICAS, IndexingError, install_template, new_index_name, replica_settings, swap_alias
 from .loader import PAGE_SIZE, load
 from .sync import catch_up, worker_name
 
@@ -61,15 +61,14 @@ def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_na
     index = new_index_name(alias)
     # Load fast (no refreshes, no replicas, translog flushed in the background): nothing reads this
     # index until the alias moves, and a failed load is thrown away whole.
-    load_settings = {"refresh_interval": "-1", "number_of_replicas": 0, "translog.durability": "async"}
+    load_settings = {"refresh_interval": "-1", "translog.durability": "async", **LOAD_WITHOUT_REPLICAS}
     es.indices.create(index=index, settings={"index": load_settings})
     owner = checkpoints.REBUILD + worker_name()
     hold = partial(_hold_lease, sessions, checkpoint_name, owner, lease_seconds)
     try:
         count = load(es, sessions, index, up_to, page_size, workers, on_progress)
-        replicas = template_body(alias)["template"]["settings"].get("number_of_replicas", 1)
         es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None, "translog.durability": None,
-                                                                 "number_of_replicas": replicas}})
+                                                                 **replica_settings(alias)}})
         reached = catch_up(es, sessions, index, up_to, before_batch=hold)
         es.indices.refresh(index=index)
         hold()  # still ours, with a whole lease ahead

@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from tenacity import Retrying, retry_if_exception, wait_fixed, wait_random_exponential
 
 from registry import checkpoints
+from registry.db import read_only
 
 from .admin import IndexingError, live_index
 from .documents import build_document, load_children
@@ -121,7 +122,7 @@ def sync_once(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_
     one-shot sync stands aside).
     """
     live_index(es, alias)  # exactly one index behind the alias, or a clear error
-    with sessions() as session:
+    with read_only(sessions)() as session:  # on SQLite, building the documents no longer holds up writers
         if owner is None and (holder := checkpoints.lease_holder(session, checkpoint_name)):
             raise IndexingError(f"{holder!r} holds the lease on {checkpoint_name!r} (a follower or a rebuild is "
                                 "keeping the index current): this sync stands aside")
@@ -159,7 +160,7 @@ def catch_up(es: Elasticsearch, sessions: sessionmaker, index: str, after: int, 
     last = after
     while True:
         before_batch()
-        with sessions() as session:
+        with read_only(sessions)() as session:
             changes = checkpoints.changes_after(session, last, batch_size)
             if not changes:
                 return last

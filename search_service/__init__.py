@@ -2,7 +2,7 @@
 from .client import local_engine, make_client
 from .engine import EngineError, LocalEngine
 from .queries import Criteria, build_query
-from .search import Candidate, Found, SearchOutcome, find, search, shortlist
+from .search import Candidate, Found, SearchIncomplete, SearchOutcome, find, search, shortlist
 
-__all__ = ["Candidate", "Criteria", "EngineError", "Found", "LocalEngine", "SearchOutcome", "build_query", "find",
-           "local_engine", "make_client", "search", "shortlist"]
+__all__ = ["Candidate", "Criteria", "EngineError", "Found", "LocalEngine", "SearchIncomplete", "SearchOutcome",
+           "build_query", "find", "local_engine", "make_client", "search", "shortlist"]

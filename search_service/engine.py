@@ -1,4 +1,4 @@
-"""A real, local, single-node Elasticsearch for development and tests.
+"""A real, local Elasticsearch node for development and tests (search_service.cluster runs three as a cluster).
 
 The official minimal distribution (``integ-test-zip``) is fetched from Maven Central with
 ``mvn dependency:copy``, cached, and started on 127.0.0.1 on a free port. Elasticsearch
@@ -34,6 +34,14 @@ MIN_JAVA = 21
 
 class EngineError(RuntimeError):
     """Provisioning or running the local node failed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """What a node of a local multi-node cluster needs to find the others: their names and transport ports."""
+    name: str
+    masters: tuple[str, ...]  # node names that vote in the first election
+    seed_ports: tuple[int, ...]  # every node's transport port on 127.0.0.1
 
 
 @dataclass(frozen=True)
@@ -209,21 +217,28 @@ def _alive(pid: int) -> bool:
 
 
 class LocalEngine:
-    """One local node whose state (config, data, logs, pid, url) lives in ``node_dir``."""
+    """One local node whose state (config, data, logs, pid, url) lives in ``node_dir``.
+
+    Alone by default; given a ``cluster`` layout it joins the other nodes named there instead.
+    """
 
     def __init__(self, node_dir: Path, cache_dir: Path, version: str | None = None,
-                 heap: str = "512m"):
+                 heap: str = "512m", node_name: str = "contactpoint-local", cluster: ClusterLayout | None = None):
         self.node_dir = Path(node_dir)
         self.cache_dir = Path(cache_dir)
         self.version = version
         self.heap = heap
+        self.node_name = node_name
+        self.cluster = cluster
         self.info_file = self.node_dir / "engine.json"
+        self.pid_file = self.node_dir / "node" / "server.pid"
 
     def info(self) -> EngineInfo | None:
         """The running node, or None (a stale record of a dead node is removed)."""
         if not self.info_file.exists():
             return None
         info = EngineInfo(**json.loads(self.info_file.read_text()))
+        self._reap(info.pid)  # a launcher we started and that has exited is a zombie until reaped, never "alive"
         if _alive(info.pid):
             return info
         self.info_file.unlink(missing_ok=True)
@@ -238,16 +253,31 @@ class LocalEngine:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def server_pid(self) -> int | None:
+        """The server JVM's pid (the launcher's child), written by the node once it runs."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
     def start(self, timeout: float = 180.0) -> EngineInfo:
         running = self.info()
         if running:
             return running
+        process, info = self.launch()
+        self.wait_until_healthy(process, timeout)
+        return info
+
+    def launch(self) -> tuple[subprocess.Popen, EngineInfo]:
+        """Start the node's processes without waiting for it (a cluster node waits for its peers)."""
         home = ensure_distribution(self.cache_dir, self.version)
         java_home = find_java_home()
         account = _node_account()
         if account is not None:
             self._check_reachable()
-        config = self._write_config(home, *self._ports())
+        config = self._write_config(home, *self.reserve_ports())
+        self.pid_file.unlink(missing_ok=True)
         _chown_tree(self.node_dir / "node", account)
         log = open(self.node_dir / "node" / "console.log", "ab")
         env = {
@@ -261,14 +291,17 @@ class LocalEngine:
             "LANG": "C.UTF-8",
         }
         kwargs = {"user": account[0], "group": account[1], "extra_groups": []} if account else {}
-        process = subprocess.Popen([str(home / "bin" / "elasticsearch")], env=env, cwd=self.node_dir / "node",
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen([str(home / "bin" / "elasticsearch"), "-p", str(self.pid_file)], env=env,
+                                   cwd=self.node_dir / "node", stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, **kwargs)
         log.close()
         port = int(re.search(r"http.port: (\d+)", (config / "elasticsearch.yml").read_text()).group(1))
         info = EngineInfo(url=f"http://127.0.0.1:{port}", pid=process.pid, version=home.name,
                           node_dir=str(self.node_dir))
         self.info_file.write_text(info.to_json())
+        return process, info
+
+    def wait_until_healthy(self, process: subprocess.Popen, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -277,7 +310,7 @@ class LocalEngine:
                                   f"last lines of its log:\n{self._log_tail()}")
             health = self.health()
             if health and health.get("status") in ("green", "yellow"):
-                return info
+                return
             time.sleep(0.5)
         self.stop()
         raise EngineError(f"Elasticsearch did not become healthy within {timeout:.0f}s:\n{self._log_tail()}")
@@ -336,13 +369,14 @@ class LocalEngine:
                                   f"'{NODE_USER}' user cannot reach {self.node_dir}: put the node elsewhere "
                                   "(CONTACTPOINT_STATE_DIR) or chmod o+x that directory")
 
-    def _ports(self) -> tuple[int, int]:
-        """The node's previous ports when still free (clients keep their URL across a restart), else new ones."""
+    def reserve_ports(self) -> tuple[int, int]:
+        """(HTTP, transport): the node's previous ports when it runs or they are still free (clients and peers
+        keep their address across a restart), else new ones."""
         self.node_dir.mkdir(parents=True, exist_ok=True)
         remembered = self.node_dir / "ports.json"
         if remembered.exists():
             ports = json.loads(remembered.read_text())
-            if all(_port_free(p) for p in ports):
+            if self.info() is not None or all(_port_free(p) for p in ports):
                 return tuple(ports)
         ports = (free_port(), free_port())
         remembered.write_text(json.dumps(ports))
@@ -361,16 +395,23 @@ class LocalEngine:
             shutil.rmtree(config)
         shutil.copytree(home / "config", config)
         self.node_dir.chmod(0o755)
-        # Loopback only, single node, no security: this node exists for development and tests.
+        # Loopback only, no security: this node exists for development, tests and benchmarks.
+        if self.cluster is None:
+            discovery = ["cluster.name: contactpoint-local", "discovery.type: single-node"]
+        else:
+            seeds = ", ".join(f'"127.0.0.1:{port}"' for port in self.cluster.seed_ports)
+            masters = ", ".join(f'"{name}"' for name in self.cluster.masters)
+            # initial_master_nodes matters only for the very first election; a restarted node rejoins from its data.
+            discovery = [f"cluster.name: {self.cluster.name}", f"discovery.seed_hosts: [{seeds}]",
+                         f"cluster.initial_master_nodes: [{masters}]"]
         (config / "elasticsearch.yml").write_text("\n".join([
-            "cluster.name: contactpoint-local",
-            "node.name: contactpoint-local",
+            *discovery,
+            f"node.name: {self.node_name}",
             f"path.data: {node / 'data'}",
             f"path.logs: {node / 'logs'}",
             "network.host: 127.0.0.1",
             f"http.port: {http_port}",
             f"transport.port: {transport_port}",
-            "discovery.type: single-node",
             "xpack.security.enabled: false",
             "cluster.routing.allocation.disk.threshold_enabled: false",
             "action.destructive_requires_name: false",

@@ -15,6 +15,10 @@ NAME_KIND_REASONS = {"alias": "known alias", "source": "name recorded by another
                      "previous": "previous name"}
 
 
+class SearchIncomplete(RuntimeError):
+    """Some of the index's shards did not answer: the candidates would be a partial list shown as complete."""
+
+
 @dataclass
 class Candidate:
     cp_id: str
@@ -104,7 +108,11 @@ def find(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevancePr
          location_scope: dict | None, max_results: int) -> Found:
     """Up to ``max_results + 1`` candidates: one more than the cap tells "exactly N" from "more than N"."""
     body = build_query(criteria, profile, filters, location_scope, size=max_results + 1)
-    response = es.search(index=alias, **body)
+    # A shard without a live copy fails the whole search rather than leaving its children out unnoticed.
+    response = es.search(index=alias, allow_partial_search_results=False, **body)
+    shards = response["_shards"]
+    if shards.get("failed") or shards.get("successful", 0) + shards.get("skipped", 0) < shards.get("total", 0):
+        raise SearchIncomplete(f"{shards.get('failed', 0)} of {shards.get('total')} shards of {alias!r} did not answer")
     hits = response["hits"]["hits"]
     return Found([candidate_from_hit(hit, criteria, profile, location_scope) for hit in hits],
                  {hit["_source"]["cp_id"] for hit in hits if in_scope(hit, location_scope)}, response["took"])

@@ -4,12 +4,15 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from elasticsearch import ApiError, TransportError
 from flask import Flask, g, request, send_from_directory
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access_control.permissions import PERMISSIONS, allowed
+from search_service import SearchIncomplete
 
 from .config import PREFIX, SECRET_KEY_FILE, MissingSecretKey, Settings
 
@@ -68,6 +71,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (*pages.BLUEPRINTS, *admin.BLUEPRINTS, api.bp, operations.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, errors.respond)
+    app.register_error_handler(OperationalError, errors.database_unavailable)
+    # Elasticsearch unable to answer (every node tried, or a shard without a live copy): 503, pages and API alike.
+    for unavailable in (TransportError, ApiError, SearchIncomplete):
+        app.register_error_handler(unavailable, errors.search_unavailable)
 
     @app.get("/assets/<path:filename>")
     def govuk_assets(filename: str):

@@ -25,7 +25,7 @@ from access_control.accounts import usable, viewer_for
 from access_control.models import ApiToken, User
 from analyzers import clock
 
-from .extensions import csrf, sessions
+from .extensions import csrf, readers, sessions
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
@@ -59,7 +59,7 @@ def load_principal(identity: str) -> Principal | None:
     user_id, _, generation = identity.partition(":")
     if not user_id.isdigit() or not generation.isdigit():
         return None
-    with sessions()() as db:
+    with readers()() as db:
         user = db.get(User, int(user_id), options=[joinedload(User.organisation), joinedload(User.local_authority)])
         if user is None or user.session_generation != int(generation) or usable(user):
             return None
@@ -127,7 +127,7 @@ def _bearer() -> None:
     try:
         if scheme.lower() != "bearer" or not credential:
             raise NotSignedIn("use 'Authorization: Bearer <token>'", "token_malformed")
-        with sessions().begin() as db:  # one transaction: the token, its system and whom it acts for
+        with readers().begin() as db:  # one transaction: the token, its system and whom it acts for
             token = api_tokens.authenticate(db, credential)
             viewer = viewer_for(token.user)
             practitioner = api_tokens.acting_practitioner(db, token.user, acting_for) if acting_for else None

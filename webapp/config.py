@@ -14,6 +14,7 @@ from pathlib import Path
 from limits import parse_many
 
 from registry.survivorship import TrustError, parse_trust
+from search_service.urls import parse_es_urls
 
 PREFIX = "CONTACTPOINT_"
 # Written by `contactpoint dev` (mode 0600) so that the development web app and the CLI share one
@@ -45,7 +46,7 @@ class Settings:
     state_dir: Path
     cache_dir: Path
     database_url: str
-    es_url: str | None = None
+    es_url: str | None = None  # one URL, or several comma-separated: the nodes the client spreads over and retries on
     es_api_key: str | None = None
     es_username: str | None = None
     es_password: str | None = None
@@ -104,6 +105,15 @@ class Settings:
             except TrustError as exc:
                 raise ValueError(f"{PREFIX}SOURCE_TRUST: {exc}") from None
 
+        def es_urls() -> str | None:
+            text = get("ES_URL")
+            if text is not None:
+                try:
+                    parse_es_urls(text)
+                except ValueError as exc:
+                    raise ValueError(f"{PREFIX}ES_URL must be one URL or several comma-separated: {exc}") from None
+            return text
+
         def rate(name: str, default: str) -> str:
             text = get(name, default)
             try:
@@ -117,7 +127,7 @@ class Settings:
             state_dir=state_dir,
             cache_dir=Path(get("CACHE_DIR") or _default_cache_dir()),
             database_url=get("DATABASE_URL") or f"sqlite:///{state_dir / 'contactpoint.sqlite3'}",
-            es_url=get("ES_URL"),
+            es_url=es_urls(),
             es_api_key=get("ES_API_KEY"),
             es_username=get("ES_USERNAME"),
             es_password=get("ES_PASSWORD"),

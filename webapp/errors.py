@@ -5,14 +5,20 @@ too many requests) are written to the audit trail, naming fields but never their
 """
 from __future__ import annotations
 
-from flask import jsonify, make_response, redirect, render_template, request, url_for
+from elasticsearch import ApiError, NotFoundError
+from flask import current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .auth import Refused, audit_refusal, current_viewer
 
 AUDITED = {400, 401, 403, 405, 413, 429}
+SEARCH_UNAVAILABLE = "search is unavailable at the moment: try again shortly"
+# Statuses with which Elasticsearch says it cannot answer now (no live copy of a shard, no master, overloaded,
+# a gateway in between): the caller may try again. Any other refusal is this code's mistake, a 500.
+UNAVAILABLE_STATUSES = {429, 502, 503, 504}
 
 
 def _reason(exc: HTTPException) -> str:
@@ -43,3 +49,20 @@ def respond(exc: HTTPException):
     # Keep what the exception says about itself, e.g. Allow on a 405.
     response.headers.extend([(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
     return response
+
+
+def database_unavailable(exc: OperationalError):
+    """The database dropped the connection (a restart, a failover) or stayed locked: 503, never 500. A dropped
+    connection also makes SQLAlchemy replace every pooled one, so the next request gets a fresh one."""
+    current_app.logger.error("database unavailable: %s", exc)
+    return respond(ServiceUnavailable("the directory's database is unavailable at the moment: try again shortly"))
+
+
+def search_unavailable(exc: Exception):
+    """Elasticsearch cannot answer now: no node answered (TransportError), the alias is missing (the index was
+    never built), a shard has no live copy (SearchIncomplete, or an ApiError with an unavailable status). 503 with
+    a message, under /api as JSON and elsewhere as a page; never a 500, never a partial list."""
+    if isinstance(exc, ApiError) and not isinstance(exc, NotFoundError) and exc.meta.status not in UNAVAILABLE_STATUSES:
+        raise exc
+    current_app.logger.error("search unavailable: %s", exc)
+    return respond(ServiceUnavailable(SEARCH_UNAVAILABLE))

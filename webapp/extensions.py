@@ -12,15 +12,21 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
-    engine = make_engine(settings.database_url)
+    # No liveness ping per checkout: it would be a round trip on every transaction of every request.
+    engine = make_engine(settings.database_url, ping=False)
     # Every session carries the audit trail's key (kept outside the database; see access_control.audit).
-    sessions = make_sessionmaker(engine, info={"audit_key": settings.key("audit"),
-                                                 "source_trust": settings.source_trust})
-    app.extensions["contactpoint"] = {"engine": engine, "sessions": sessions, "es": None}
+    info = {"audit_key": settings.key("audit"), "source_trust": settings.source_trust}
+    app.extensions["contactpoint"] = {"engine": engine, "sessions": make_sessionmaker(engine, info=info),
+                                      "readers": make_sessionmaker(engine, info=info, read_only=True), "es": None}
 
 
 def sessions():
     return current_app.extensions["contactpoint"]["sessions"]
+
+
+def readers():
+    """Sessions for work that only reads (see registry.db.READ_ONLY)."""
+    return current_app.extensions["contactpoint"]["readers"]
 
 
 def es_client():

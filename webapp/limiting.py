@@ -6,7 +6,7 @@ practitioner's own use of the pages) and, hourly and daily, against the system a
 """
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -16,9 +16,13 @@ limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_
                   storage_uri=f"{SCHEME}://")
 
 
+def _request_memo() -> dict | None:
+    return g.setdefault("usage_counters", {}) if has_request_context() else None
+
+
 def init_app(app, engine) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}://"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine}
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine, "memo": _request_memo}
     limiter.init_app(app)
 
 

@@ -23,7 +23,7 @@ from registry.writes import (
 )
 from search_service import Criteria, Found, SearchOutcome, find, shortlist
 
-from .extensions import es_client, sessions
+from .extensions import es_client, readers, sessions
 from .relevance_service import active_profile
 
 
@@ -45,7 +45,7 @@ def _found_as_the_database_says(policy: VisibilityPolicy, criteria: Criteria, pr
     so grade, reasons, ranking, the minimum score and the too-many rule are all as if the index had
     been current. (None, {}) when the database keeps changing under the search.
     """
-    settings, session_factory = current_app.config["SETTINGS"], sessions()
+    settings, session_factory = current_app.config["SETTINGS"], readers()
     decided: dict[str, bool] = {}
     for _ in range(SCOPE_ROUNDS):
         found = find(es_client(), settings.es_alias, criteria, profile, policy.query_filters(),
@@ -68,8 +68,7 @@ def _surviving(session, cp_id: str) -> Child | None:
 def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     policy = VisibilityPolicy(viewer)
     settings = current_app.config["SETTINGS"]
-    session_factory = sessions()
-    with session_factory() as session:
+    with readers()() as session:
         # A merged child's ContactPoint ID still finds the child: the one it was merged into.
         cp_id = cpid.normalise(data["cp_id"]) if data.get("cp_id") else None
         survivor = _surviving(session, cp_id) if cp_id else None
@@ -81,7 +80,7 @@ def search_children(viewer: Viewer, data: dict, channel: str) -> SearchOutcome:
     outcome = shortlist(found, settings.max_results, profile) if found is not None else \
         SearchOutcome([], too_many=True)
     results = [dataclasses.replace(c, shielded=current[c.cp_id][0]) for c in outcome.results if c.cp_id in current]
-    with session_factory.begin() as session:
+    with sessions().begin() as session:
         # Committed before anything is shown: an access that is not on record never happened. Shielded
         # children found are listed with their authority, so its team sees who found them.
         audit.record(session, viewer, "search", {

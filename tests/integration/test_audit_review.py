@@ -3,7 +3,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from access_control import Viewer, audit
 from access_control.models import AuditEvent
@@ -68,6 +68,34 @@ def test_the_unusual_usage_report_flags_spikes_shielded_views_out_of_area_and_ou
     assert [v["actor"] for v in scoped.shielded_views] == ["roamer"] and scoped.spikes == []
     with pytest.raises(ValueError):
         unusual_usage(session, None, REPORT_DAY, REPORT_DAY - dt.timedelta(days=1))
+
+
+def test_the_unusual_usage_report_counts_in_the_database_and_reads_only_the_events_it_lists(sessions):
+    busy, night = _viewer("busy", "E09000001"), _viewer("night", "E09000001")
+    with sessions.begin() as session:  # a working day's ordinary searches: counted, never read whole
+        for minute in range(120):
+            seq = audit.record(session, busy, "search", {"returned": []}).seq
+            session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(
+                occurred_at=LONDON_NOON + dt.timedelta(minutes=minute)))
+    _event(sessions, night, "record_view", dt.datetime(2026, 11, 18, 22, 15, tzinfo=dt.timezone.utc),
+           cp_id="1000000001", child_la="E09000001")
+    _event(sessions, night, "record_view", LONDON_NOON, cp_id="1000000027", child_la="E09000001", shielded=True,
+           access="shielded_redacted")
+    read = []
+
+    def loaded(target, _context):
+        read.append(target.actor)
+
+    event.listen(AuditEvent, "load", loaded)
+    try:
+        with sessions() as session:
+            report = unusual_usage(session, None, REPORT_DAY, REPORT_DAY, UsageRules(spike_minimum=100))
+    finally:
+        event.remove(AuditEvent, "load", loaded)
+    assert report.spikes == [{"actor": "busy", "day": "2026-11-18", "count": 120, "usual_per_day": 0.0}]
+    assert [(e["actor"], e["when"]) for e in report.out_of_hours] == [("night", "2026-11-18 22:15")]
+    assert [(v["actor"], v["cp_id"]) for v in report.shielded_views] == [("night", "1000000027")]
+    assert read == ["night", "night"]  # the two listed events, not the 120 it only counted
 
 
 def test_the_review_pages_show_events_to_an_auditor_and_record_the_review(anonymous, sessions):

@@ -66,7 +66,7 @@ def test_index_rebuild_sync_and_status(run, tmp_path):
     assert rebuilt.exit_code == 0 and "indexed 1 children" in rebuilt.output
     status = json.loads(run("index", "status").output)
     assert status["documents"] == 1 and status["lag_changes"] == 0
-    assert status["template_version_installed"] == status["template_version_code"] == 5
+    assert status["template_version_installed"] == status["template_version_code"] == 6
     feed.write_text(json.dumps({"source_record_id": "J2", "given_name": "Kwame", "family_name": "Mensah",
                                 "date_of_birth": years_ago(3).isoformat()}) + "\n")
     run("feed", "load", "--source", "health", str(feed))

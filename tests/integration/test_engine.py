@@ -52,3 +52,16 @@ def _group_members(pgid):
             if int(fields[2]) == pgid and fields[0] != "Z":
                 members.append(int(proc.name))
     return members
+
+
+@pytest.mark.parametrize("nodes", ["0", "2", "4", "-1"])
+def test_engine_start_refuses_a_node_count_other_than_1_or_3(nodes, tmp_path):
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    result = CliRunner().invoke(main, ["engine", "start", "--nodes", nodes],
+                                env={"CONTACTPOINT_STATE_DIR": str(tmp_path), "CONTACTPOINT_ES_URL": None})
+    assert result.exit_code == 2
+    assert "--nodes" in result.output and "must be 1 (a single node) or 3" in result.output
+    assert not (tmp_path / "engine").exists()  # nothing was started or remembered

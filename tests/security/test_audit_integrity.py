@@ -11,7 +11,7 @@ import json
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import delete, select, update
+from sqlalchemy import column, delete, select, table, update
 
 from access_control import audit
 from access_control.models import AuditEvent, AuditHead
@@ -22,6 +22,8 @@ from ..support.accounts import PASSWORD, TEST_SECRET_KEY, add_user, csrf_token, 
 from .conftest import PURPOSE, audit_mark, events_since, make_app, refusal
 
 OTHER_KEY = hashlib.sha256(b"not the audit key").digest()
+events_before_0013 = table("audit_events", *(column(name) for name in (
+    "seq", "occurred_at", "actor", "organisation", "action", "details", "prev_hash", "hash")))
 
 
 @pytest.fixture
@@ -122,9 +124,9 @@ def test_cutting_off_the_newest_events_is_detected_though_the_head_is_set_back(s
     with sessions.begin() as db:
         third = db.get(AuditEvent, 3)
         db.execute(delete(AuditEvent).where(AuditEvent.seq > 3))
-        db.execute(update(AuditHead).values(seq=3, hash=third.hash))
-    assert _verify(sessions) == ["the chain head was altered or set back (its MAC does not match; or the audit key "
-                                 "is not the one the trail was written with)"]
+        db.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=3, hash=third.hash))
+    assert _verify(sessions) == ["chain 1: the head was altered or set back (its MAC does not match; or the audit "
+                                 "key is not the one the trail was written with)"]
     # Nor does the next event seal the cut: nothing more is written until someone looks.
     with pytest.raises(audit.AuditChainBroken), sessions.begin() as db:
         audit.append(db, "user6", "HV", "search", {})
@@ -161,15 +163,16 @@ def test_a_chain_rewritten_without_the_key_is_detected(sessions):
         problems = rewrite(digest)
         assert [p for p in problems if "contents were edited" in p] == [
             f"event {seq}: contents were edited after it was written" for seq in (2, 3, 4)], digest.__name__
-        assert any("the chain head was altered" in p for p in problems), digest.__name__
+        assert "chain 1: the head was altered or set back (its MAC does not match; or the audit key is not the " \
+               "one the trail was written with)" in problems, digest.__name__
 
 
 def test_a_missing_head_row_is_detected_and_stops_further_writes(sessions):
     _append(sessions, 3)
     with sessions.begin() as db:
         db.execute(delete(AuditHead))
-    assert _verify(sessions) == ["the chain head row is missing while events 1 to 3 exist (newer events may have "
-                                 "been removed)"]
+    assert _verify(sessions) == ["chain 1: the head row is missing while events 1 to 3 of the chain exist (newer "
+                                 "events may have been removed)"]
     with pytest.raises(audit.AuditChainBroken), sessions.begin() as db:
         audit.append(db, "user4", "HV", "search", {})
 
@@ -184,7 +187,7 @@ def test_without_the_key_nothing_is_written_or_checked(sessions, db_engine, run)
     result = run("audit", "verify", CONTACTPOINT_SECRET_KEY=None)
     assert result.exit_code == 1 and "no key for audit: set CONTACTPOINT_SECRET_KEY" in result.output
     wrong = run("audit", "verify", CONTACTPOINT_SECRET_KEY="some other key")
-    assert wrong.exit_code == 1 and "the chain head was altered or set back" in wrong.output
+    assert wrong.exit_code == 1 and "chain 1: the head was altered or set back" in wrong.output
 
 
 def test_a_checkpoint_kept_elsewhere_catches_a_trail_put_back_or_deleted(sessions, run):
@@ -192,8 +195,8 @@ def test_a_checkpoint_kept_elsewhere_catches_a_trail_put_back_or_deleted(session
     first = run("audit", "verify")
     assert first.exit_code == 0 and first.output.splitlines()[0] == "audit trail intact"
     with sessions() as db:
-        seq, head_hash = audit.current_head(db)
-    assert f"head: 3:{head_hash}" in first.output
+        [(seq, head_hash)] = audit.current_heads(db)
+    assert f"heads (one per chain): 3:{head_hash}" in first.output
     _append(sessions, 2, start=4)
     assert run("audit", "verify", "--expect", f"{seq}:{head_hash}").exit_code == 0
     # Someone with database access deletes the whole trail, head included: an empty trail verifies on its
@@ -218,7 +221,7 @@ def test_a_trail_from_before_the_keyed_mac_is_sealed_by_the_upgrade(sessions, db
             stamp = f"2026-01-0{seq}T12:00:00.000000Z"
             details = json.dumps({"n": seq})
             digest = hashlib.sha256(json.dumps([prev, seq, stamp, "old", None, "search", details]).encode()).hexdigest()
-            conn.execute(AuditEvent.__table__.insert().values(
+            conn.execute(events_before_0013.insert().values(
                 seq=seq, occurred_at=dt.datetime(2026, 1, seq, 12, tzinfo=dt.timezone.utc), actor="old",
                 organisation=None, action="search", details=details, prev_hash=prev, hash=digest))
             prev = digest

@@ -123,9 +123,9 @@ def test_every_third_party_import_is_a_declared_dependency():
 
 
 def test_access_control_owns_its_tables_in_its_own_models_module():
-    moved = ("User", "ApiToken", "AuditEvent", "AuditHead", "RateLimitCounter", "ROLES")
+    moved = ("User", "ApiToken", "AuditEvent", "AuditHead", "AuditSubject", "RateLimitCounter", "ROLES")
     assert [name for name in moved if hasattr(registry.models, name)] == []  # no re-export hides the layering
-    tables = {"users", "api_tokens", "audit_events", "audit_head", "rate_limit_counters"}
+    tables = {"users", "api_tokens", "audit_events", "audit_head", "audit_subjects", "rate_limit_counters"}
     assert {getattr(access_control.models, name).__tablename__ for name in moved[:-1]} == tables
     # One metadata for Alembic, and the same table names, so no migration was needed.
     assert tables <= set(registry.models.Base.metadata.tables)

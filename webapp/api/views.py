@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from elasticsearch import ConnectionError as ElasticsearchConnectionError, NotFoundError
 from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
@@ -30,13 +29,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def error_body(status: int, message: str, errors: dict | None = None):
     return jsonify({"message": message, "errors": errors or {}}), status
-
-
-@bp.errorhandler(ElasticsearchConnectionError)
-@bp.errorhandler(NotFoundError)  # the alias is missing: the index was never built
-def search_unavailable(exc):
-    current_app.logger.error("search unavailable: %s", exc)
-    return error_body(503, "search is unavailable at the moment: try again shortly")
 
 
 @bp.errorhandler(InvalidInput)

@@ -28,17 +28,19 @@ def _checkpoint(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[int, str],
 @pass_ctx
 def audit_verify(ctx: Context, expect: tuple[tuple[int, str], ...]):
     """Check the keyed hash chain; names every edited, removed, inserted or reordered event, a cut-off tail and an
-    altered or missing head (exit 1 if any). Prints the head to record elsewhere for a later --expect."""
+    altered or missing head (exit 1 if any). Prints each chain's head to record elsewhere for a later --expect."""
     from access_control import audit as trail
 
     ctx.audit_key()  # a clear error without the key
     with ctx.sessions() as session:
         problems = trail.verify(session, expect)
-        head = trail.current_head(session)
+        heads = trail.current_heads(session)
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"the audit trail has been tampered with ({len(problems)} problem(s))")
     click.echo("audit trail intact")
-    if head:
-        click.echo(f"head: {head[0]}:{head[1]} (keep it elsewhere; later: audit verify --expect {head[0]}:{head[1]})")
+    if heads:
+        checkpoints = [f"{seq}:{hash_}" for seq, hash_ in heads]
+        click.echo(f"heads (one per chain): {' '.join(checkpoints)}")
+        click.echo("keep them elsewhere; later: audit verify " + " ".join(f"--expect {c}" for c in checkpoints))
