@@ -4,7 +4,9 @@
 
 1. Bulk-loads N synthetic children (names from registry.demo_data, cycled past 100k distinct
    specs) straight into a fresh database, each with its names and one change-log row.
-2. Times `rebuild` (the production code path) into a fresh index: children per second.
+2. Times `contactpoint index rebuild` (the production command, in its own process) into a fresh
+   index: children per second, and the peak resident memory of that process and any workers it
+   starts (sampled together, so a parallel rebuild is charged for all of its processes).
 3. Starts a real `contactpoint index sync --follow` process, writes changes through the
    registry at a steady rate, and measures for each change the time from its commit until
    the worker's checkpoint passed it (p50/p95), plus the worker's peak RSS (VmHWM).
@@ -32,7 +34,7 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexing import CHECKPOINT, rebuild  # noqa: E402
+from indexing import CHECKPOINT  # noqa: E402
 from registry import checkpoints, cpid, writes  # noqa: E402
 from registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from registry.demo_data import generate_children, local_authorities  # noqa: E402
@@ -98,6 +100,54 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def _process_tree(pid: int) -> list[int]:
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants now (a pool of workers counts whole)."""
+    total = 0
+    for member in _process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue  # it ended between listing and reading
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def measure_rebuild(database_url: str, es_url: str, children: int, workers: int | None = None,
+                    page_size: int | None = None) -> None:
+    """Run the production rebuild command and sample its process tree's memory every 50 ms."""
+    env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_ES_URL": es_url,
+           "CONTACTPOINT_ES_ALIAS": ALIAS}
+    start = time.perf_counter()
+    options = ([] if workers is None else ["--workers", str(workers)]) + \
+        ([] if page_size is None else ["--page-size", str(page_size)])
+    command = subprocess.Popen([sys.executable, "-m", "webapp.cli", "index", "rebuild", *options], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while command.poll() is None:
+        peak = max(peak, tree_rss_mb(command.pid))
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    out, err = command.communicate()
+    if command.returncode != 0:
+        raise SystemExit(f"rebuild failed ({command.returncode}): {err.strip()[-2000:]}")
+    print(out.strip())
+    print(f"rebuild ({'default' if workers is None else workers} workers, page {page_size or 'default'}): {children:,} children in {elapsed:.0f}s = {children / elapsed:,.0f} children/s "
+          f"(process start included); peak RSS of the rebuild's processes {peak:.0f} MB", flush=True)
+
+
 def measure_lag(sessions, database_url: str, es_url: str, rate: float, seconds: float) -> None:
     env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_ES_URL": es_url,
            "CONTACTPOINT_ES_ALIAS": ALIAS}
@@ -161,6 +211,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url")
     parser.add_argument("--es-url")
+    parser.add_argument("--rebuild-workers", type=int, action="append",
+                        help="`index rebuild --workers` (repeat to compare; default: the command's default)")
+    parser.add_argument("--rebuild-page-size", type=int, help="`index rebuild --page-size`")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -174,18 +227,14 @@ def main() -> None:
 
             node = LocalEngine(work / "es", Settings.from_env({}).cache_dir, heap="2g")
             url = node.start().url
-        es = Elasticsearch(url, request_timeout=120)
         database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
         engine = make_engine(database_url)
         upgrade(engine)
         sessions = make_sessionmaker(engine)
         load_children(engine, args.children, args.seed)
 
-        start = time.perf_counter()
-        index, count = rebuild(es, sessions, ALIAS, CHECKPOINT)
-        elapsed = time.perf_counter() - start
-        print(f"rebuild: {count:,} children in {elapsed:.0f}s = {count / elapsed:,.0f} children/s", flush=True)
-        print(f"benchmark process peak RSS: {peak_rss_mb(os.getpid()):.0f} MB", flush=True)
+        for workers in args.rebuild_workers or [None]:
+            measure_rebuild(database_url, url, args.children, workers, args.rebuild_page_size)
         measure_lag(sessions, database_url, url, args.rate, args.seconds)
     finally:
         if node is not None:

@@ -5,39 +5,25 @@ lease, so no follower can move the checkpoint, catches the new index up with eve
 since the load began, swaps the alias, and records the checkpoint the new index has reached.
 Without the lease a follower could apply a change (a shielding) to the old index and move the
 checkpoint past it just as the alias left that index: the change would be stranded there.
+The load (``indexing.loader``) walks the children in keyset pages, each document versioned by the
+child's newest change up to where the load began, so catch-up writes of later changes always win.
 """
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import parallel_bulk
 from sqlalchemy.orm import sessionmaker
 
 from registry import checkpoints
 
 from .admin import LOAD_WITHOUT_REPLICAS, IndexingError, install_template, new_index_name, replica_settings, swap_alias
-from .documents import build_document, load_children
-from .sync import NOT_INDEXED, catch_up, worker_name
+from .loader import PAGE_SIZE, load
+from .sync import catch_up, worker_name
 
-CHUNK = 2000
 # Renewed at every catch-up batch and before the swap; if the rebuild dies, followers resume after it.
 LEASE_SECONDS = 300.0
-
-
-def _actions(sessions: sessionmaker, index: str, up_to: int) -> Iterator[dict]:
-    with sessions() as session:
-        versions = checkpoints.latest_change_per_child(session, up_to)
-    for start in range(0, len(versions), CHUNK):
-        chunk = dict(versions[start:start + CHUNK])
-        # Read a chunk, close the session, then hand the documents on: no transaction stays open
-        # (on SQLite that would hold the write lock) while Elasticsearch works.
-        with sessions() as session:
-            children = load_children(session, chunk)
-        for child in (c for c in children if c.status not in NOT_INDEXED):
-            yield {"_op_type": "index", "_index": index, "_id": child.cp_id, "version": chunk[child.id],
-                   "version_type": "external", "_source": build_document(child)}
 
 
 def _hold_lease(sessions: sessionmaker, checkpoint_name: str, owner: str, lease_seconds: float) -> None:
@@ -61,8 +47,12 @@ def _another_rebuild(holder: str | None, checkpoint_name: str) -> IndexingError:
 
 def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_name: str,
             on_progress: Callable[[int], None] = lambda n: None,
-            lease_seconds: float = LEASE_SECONDS) -> tuple[str, int]:
-    """Build a new index from the database and swap the alias to it; returns (index, documents)."""
+            lease_seconds: float = LEASE_SECONDS, page_size: int = PAGE_SIZE, workers: int = 0) -> tuple[str, int]:
+    """Build a new index from the database and swap the alias to it; returns (index, documents).
+
+    The load reads ``page_size`` children at a time and builds their documents in ``workers``
+    processes (0: in this one); see ``indexing.loader``.
+    """
     _refuse_during_another_rebuild(sessions, checkpoint_name)
     install_template(es, alias)
     with sessions() as session:
@@ -75,13 +65,8 @@ def rebuild(es: Elasticsearch, sessions: sessionmaker, alias: str, checkpoint_na
     es.indices.create(index=index, settings={"index": load_settings})
     owner = checkpoints.REBUILD + worker_name()
     hold = partial(_hold_lease, sessions, checkpoint_name, owner, lease_seconds)
-    count = 0
     try:
-        # Requests go out on two threads so building documents overlaps Elasticsearch's indexing.
-        for ok, item in parallel_bulk(es, _actions(sessions, index, up_to), chunk_size=CHUNK, thread_count=2,
-                                      queue_size=4, raise_on_error=True):
-            count += 1
-            on_progress(1)
+        count = load(es, sessions, index, up_to, page_size, workers, on_progress)
         es.indices.put_settings(index=index, settings={"index": {"refresh_interval": None, "translog.durability": None,
                                                                  **replica_settings(alias)}})
         reached = catch_up(es, sessions, index, up_to, before_batch=hold)

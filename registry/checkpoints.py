@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from analyzers import clock
@@ -104,11 +104,18 @@ def changes_after(session: Session, seq: int, limit: int) -> list[ChangeLog]:
     return list(session.scalars(select(ChangeLog).where(ChangeLog.seq > seq).order_by(ChangeLog.seq).limit(limit)))
 
 
-def latest_change_per_child(session: Session, up_to: int) -> list[tuple[int, int]]:
-    """(child_id, newest seq) for every child: the external version of its document."""
-    return list(session.execute(select(ChangeLog.child_id, func.max(ChangeLog.seq))
-                                .where(ChangeLog.seq <= up_to).group_by(ChangeLog.child_id)
-                                .order_by(ChangeLog.child_id)).tuples())
+def latest_change_per_child(session: Session, up_to: int, after: int = 0, limit: int | None = None
+                            ) -> list[tuple[int, int]]:
+    """(child_id, newest seq up to ``up_to``) for children with ids above ``after``, in id order, at
+    most ``limit`` of them: one keyset page of the external versions of their documents.
+
+    Walks the (child_id, seq) index in order and stops after ``limit`` children, so a page costs
+    the same wherever it starts.
+    """
+    query = (select(ChangeLog.child_id, func.max(ChangeLog.seq))
+             .where(ChangeLog.seq <= up_to, ChangeLog.child_id > after)
+             .group_by(ChangeLog.child_id).order_by(ChangeLog.child_id))
+    return list(session.execute(query if limit is None else query.limit(limit)).tuples())
 
 
 def oldest_change_after(session: Session, seq: int) -> dt.datetime | None:
@@ -165,7 +172,9 @@ def shielded_since_indexed(session: Session, checkpoint_name: str) -> list[str]:
     dead letter, only once the document saying so is searchable in the live index.
     """
     seq = get_checkpoint(session, checkpoint_name)
-    pending = or_(ChangeLog.seq > seq, ChangeLog.child_id.in_(select(IndexDeadLetter.child_id)))
-    return list(session.scalars(
-        select(Child.cp_id).join(ChangeLog, ChangeLog.child_id == Child.id)
-        .where(Child.shielded.is_(True), ChangeLog.change == "shielded", pending).distinct()))
+    shieldings = select(ChangeLog.child_id).where(ChangeLog.change == "shielded")
+    # Two branches rather than one OR, so the first is a range scan of the (change, seq) index: the
+    # shieldings after the checkpoint, however many there were before it.
+    pending = union(shieldings.where(ChangeLog.seq > seq),
+                    shieldings.where(ChangeLog.child_id.in_(select(IndexDeadLetter.child_id))))
+    return list(session.scalars(select(Child.cp_id).where(Child.shielded.is_(True), Child.id.in_(pending))))

@@ -310,9 +310,13 @@ class LinkageModelRow(VersionedBody, Base):
 class ChangeLog(Base):
     """Transactional outbox: one row per change to a child, written in the same transaction."""
     __tablename__ = "change_log"
+    # (child_id, seq): a child's changes and its newest one, from the index alone (rebuild, compaction).
+    # (change, seq): the shieldings after a checkpoint, which every search asks for (shielded_since_indexed).
+    __table_args__ = (Index("ix_change_log_child_id_seq", "child_id", "seq"),
+                      Index("ix_change_log_change_seq", "change", "seq"))
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    child_id: Mapped[int] = mapped_column(Integer, index=True)
+    child_id: Mapped[int] = mapped_column(Integer)
     # Kept so a purged child's document can still be found and removed from the index.
     cp_id: Mapped[str | None] = mapped_column(String(10))
     change: Mapped[str] = mapped_column(String(30))

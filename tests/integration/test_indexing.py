@@ -4,8 +4,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from indexing import IndexingError, install_template, live_index, rebuild, sync_once, sync_until_current
-from indexing import rebuilder as rebuild_module
+from indexing import IndexingError, install_template, live_index, rebuild, sync_once, sync_until_current, verify
+from indexing import loader
 from indexing.admin import template_version
 from registry import checkpoints, writes
 from registry.models import Child
@@ -65,7 +65,7 @@ def test_a_failed_rebuild_deletes_its_new_index_and_leaves_the_live_one(es, sess
     def broken(child):
         raise RuntimeError("document builder failed")
 
-    monkeypatch.setattr(rebuild_module, "build_document", broken)
+    monkeypatch.setattr(loader, "build_document", broken)
     with pytest.raises(RuntimeError, match="document builder failed"):
         rebuild(es, sessions, ALIAS, CHECKPOINT)
     assert live_index(es, ALIAS) == live
@@ -325,15 +325,15 @@ def test_a_checkpoint_ahead_of_the_change_log_is_reported(es, sessions):
 def test_changes_made_during_a_rebuild_are_caught_up_before_the_swap(es, sessions, monkeypatch):
     first = add_child(sessions, "Amara", "Okafor")
     rebuild(es, sessions, ALIAS, CHECKPOINT)
-    original = rebuild_module._actions
+    original = loader.pages
 
-    def actions_with_a_change_midway(*args):
-        for n, action in enumerate(original(*args)):
-            if n == 0:  # someone edits the child while the new index is being built
-                change_child(sessions, first, lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
-            yield action
+    def pages_with_a_change_midway(*args):
+        for page in original(*args):
+            yield page
+            # Someone edits the child once its document has been built for the new index.
+            change_child(sessions, first, lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
 
-    monkeypatch.setattr(rebuild_module, "_actions", actions_with_a_change_midway)
+    monkeypatch.setattr(loader, "pages", pages_with_a_change_midway)
     rebuild(es, sessions, ALIAS, CHECKPOINT)
     # The document was built from before the edit; the rebuild applied the edit before it swapped.
     assert _doc(es, first)["_source"]["family_name"] == "Adeyemi"
@@ -365,3 +365,81 @@ def test_elasticsearch_busy_keeps_the_checkpoint_for_a_retry(es, sessions, monke
     monkeypatch.setattr(sync_module, "bulk", real_bulk)
     sync_once(es, sessions, ALIAS, CHECKPOINT)
     assert _doc(es, cp_id)["_source"]["given_name"] == "Amy"
+
+
+def _index_contents(es) -> dict:
+    """Every document of the live index: cp_id -> (external version, source)."""
+    es.indices.refresh(index=ALIAS)
+    hits = es.search(index=ALIAS, size=100, version=True, query={"match_all": {}})["hits"]["hits"]
+    return {hit["_id"]: (hit["_version"], hit["_source"]) for hit in hits}
+
+
+def _several_children(sessions) -> list[str]:
+    ids = [add_child(sessions, given, family, aliases=aliases, shielded=shielded)
+           for given, family, aliases, shielded in [
+               ("Amara", "Okafor", [("Amy", "Okafor-Smith")], False), ("Kwame", "Mensah", [], True),
+               ("Siobhan", "Byrne", [], False), ("Tomasz", "Nowak", [("Tom", "Nowak")], False),
+               ("Priya", "Sharma", [], False), ("Oluwaseun", "Adebayo", [], True), ("Ffion", "Jones", [], False)]]
+    change_child(sessions, ids[2], lambda s, c: writes.update_child(s, c, family_name="Byrne-Walsh"))
+    return ids
+
+
+@pytest.mark.parametrize("page_size, workers", [(2, 0), (3, 2)])
+def test_a_rebuild_in_pages_smaller_than_the_directory_gives_the_same_index(es, sessions, page_size, workers):
+    ids = _several_children(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT, page_size=1000)
+    whole = _index_contents(es)
+    assert sorted(whole) == sorted(ids)
+    _, count = rebuild(es, sessions, ALIAS, CHECKPOINT, page_size=page_size, workers=workers)
+    assert count == len(ids)
+    assert _index_contents(es) == whole  # same documents, same external versions
+
+
+def test_a_rebuild_holds_at_most_a_page_of_children_per_read(es, sessions, monkeypatch):
+    """The memory bound, structurally: no read returns more than one page (the whole directory never
+    sits in memory), and the pages together cover every child once."""
+    ids = _several_children(sessions)
+    reads, loaded = [], []
+    real_versions, real_load = checkpoints.latest_change_per_child, loader.load_children
+
+    def versions_read(session, up_to, *args, **kwargs):
+        rows = real_versions(session, up_to, *args, **kwargs)
+        reads.append(len(rows))
+        return rows
+
+    def children_loaded(session, child_ids):
+        children = real_load(session, child_ids)
+        loaded.append([c.cp_id for c in children])
+        return children
+
+    monkeypatch.setattr(checkpoints, "latest_change_per_child", versions_read)
+    monkeypatch.setattr(loader, "load_children", children_loaded)
+    rebuild(es, sessions, ALIAS, CHECKPOINT, page_size=3)
+    assert reads == [3, 3, 1]
+    assert max(len(page) for page in loaded) == 3
+    assert sorted(cp_id for page in loaded for cp_id in page) == sorted(ids)
+
+
+def test_children_changed_or_shielded_while_a_paged_rebuild_loads_end_up_right(es, sessions, monkeypatch):
+    ids = _several_children(sessions)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    original = loader.pages
+
+    def pages_with_changes_midway(*args):
+        for n, page in enumerate(original(*args)):
+            yield page
+            if n == 0:  # the first page is built: change a child in it and shield one in a later page
+                change_child(sessions, ids[0], lambda s, c: writes.update_child(s, c, family_name="Adeyemi"))
+                change_child(sessions, ids[6], lambda s, c: writes.set_shielded(s, c, True, "witness_protection"))
+
+    monkeypatch.setattr(loader, "pages", pages_with_changes_midway)
+    rebuild(es, sessions, ALIAS, CHECKPOINT, page_size=2)
+    contents = _index_contents(es)
+    assert contents[ids[0]][1]["family_name"] == "Adeyemi"
+    assert contents[ids[6]][1]["shielded"] is True
+    with sessions() as session:
+        newest = dict(checkpoints.latest_change_per_child(session, checkpoints.last_change_seq(session)))
+        by_cp_id = dict(session.execute(select(Child.cp_id, Child.id)).tuples().all())
+    assert {cp_id: version for cp_id, (version, _) in contents.items()} == {
+        cp_id: newest[by_cp_id[cp_id]] for cp_id in ids}
+    assert verify(es, sessions, ALIAS).drift == []

@@ -17,13 +17,18 @@ def index():
 
 
 @index.command("rebuild")
+@click.option("--workers", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="Processes that build documents (0: build in this process).")
+@click.option("--page-size", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+              help="Children read from the database and sent to Elasticsearch per request.")
 @pass_ctx
-def index_rebuild(ctx: Context):
+def index_rebuild(ctx: Context, workers: int, page_size: int):
     """Build a fresh index from the database and swap the alias to it atomically."""
     from indexing import CHECKPOINT, rebuild
 
     with reported_errors(), tqdm(unit=" children", desc="indexing", disable=None) as bar:
-        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update)
+        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update,
+                              page_size=page_size, workers=workers)
     click.echo(f"indexed {count} children into {name}; alias {ctx.settings.es_alias!r} now points at it")
 
 
@@ -78,6 +83,26 @@ def index_sync(ctx: Context, follow: bool, metrics_port: int | None, lease_secon
     except Exception as exc:  # not an outage (those are retried): a bug, or a misconfiguration
         raise click.ClickException(f"the follower stopped on {type(exc).__name__}: {exc} (traceback above); "
                                    "retrying would not help: fix the cause, then start it again") from None
+
+
+@index.command("compact")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=5000, show_default=True,
+              help="Change-log sequence numbers per delete (one short transaction each).")
+@pass_ctx
+def index_compact(ctx: Context, batch_size: int):
+    """Remove change-log rows every indexer has applied and no reader needs (run it nightly).
+
+    Keeps everything after the lowest checkpoint, each child's newest change, and the changes of
+    children in dead letters. Refuses while no checkpoint exists.
+    """
+    from registry.compaction import NoCheckpoint, compact
+
+    try:
+        result = compact(ctx.sessions, batch_size)
+    except NoCheckpoint as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"removed {result.removed} change-log rows up to seq {result.horizon} (the lowest checkpoint); "
+               f"{result.remaining} remain")
 
 
 @index.command("status")

@@ -1,7 +1,7 @@
 """audit trail in parallel chains, and an index of whom each event concerns
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 Events were one chain ordered by a locked head row, so every audited request in the country queued
 on that row. Now there are CHAINS chains, each with its own head row; a writer takes any head nobody
@@ -20,7 +20,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
