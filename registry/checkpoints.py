@@ -171,7 +171,9 @@ def shielded_since_indexed(session: Session, checkpoint_name: str) -> list[str]:
     indexer keeps its side: it moves the checkpoint past a shielding, or clears a shielded child's
     dead letter, only once the document saying so is searchable in the live index.
     """
-    seq = get_checkpoint(session, checkpoint_name)
+    # The checkpoint as a subquery, not a query of its own: every search asks this (one round trip, not two).
+    seq = func.coalesce(select(IndexCheckpoint.seq).where(IndexCheckpoint.name == checkpoint_name)
+                        .scalar_subquery(), 0)
     shieldings = select(ChangeLog.child_id).where(ChangeLog.change == "shielded")
     # Two branches rather than one OR, so the first is a range scan of the (change, seq) index: the
     # shieldings after the checkpoint, however many there were before it.
