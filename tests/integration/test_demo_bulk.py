@@ -78,3 +78,11 @@ def test_bulk_demo_children_made_in_parallel_are_indexed_by_sync_and_found(run, 
     assert wanted["cp_id"] in [r["cp_id"] for r in found.get_json()["results"]]
     record = client.get(f"/api/v1/children/{wanted['cp_id']}", query_string={"purpose": "service_coordination"})
     assert record.status_code == 200, record.get_json()
+
+
+def test_demo_data_into_a_directory_that_has_demo_children_says_so(run):
+    assert run("demo-data", "--children", "3", "--bulk").exit_code == 0
+    for again in (["--bulk"], ["--seed", "5"]):
+        result = run("demo-data", "--children", "3", *again)
+        assert result.exit_code == 1
+        assert "already holds 3 synthetic children" in result.output and "fresh database" in result.output

@@ -15,9 +15,17 @@ from .support import Context, pass_ctx
 @pass_ctx
 def demo_data(ctx: Context, children: int, seed: int, bulk: bool):
     """Generate realistic synthetic children (deterministic for a seed)."""
+    from sqlalchemy import func, select
+
     from registry.demo import load_demo_data
     from registry.demo_bulk import load_demo_data_bulk
+    from registry.models import Child
 
+    with ctx.sessions() as session:
+        present = session.scalar(select(func.count()).where(Child.synthetic.is_(True)))
+    if present:  # every seed numbers its source records from 0: a second load would repeat their IDs
+        raise click.ClickException(f"the directory already holds {present} synthetic children: demo data goes into "
+                                   "a directory without them (start from a fresh database)")
     load = load_demo_data_bulk if bulk else load_demo_data
     with tqdm(total=children, unit=" children", desc="demo data", disable=None) as bar:
         loaded = load(ctx.sessions, children, seed, on_progress=bar.update)
