@@ -9,10 +9,11 @@ straight to Elasticsearch.
    (`demo-data --bulk`; with --reuse, a --database-url that already holds children is used as it is),
    and indexes it with the production rebuild (skipped with --reuse when the index already holds them).
 2. Makes C API clients (case-management systems, each in one of the demo authorities, with a token) and
-   a practitioner each acts for, and C queries per client from the judgment generator (lightly
-   misspelt names and dates of birth, missing fields, moves, as `relevance judgments` makes them).
+   a practitioner each acts for, and --queries queries from the judgment generator (lightly misspelt
+   names and dates of birth, missing fields, moves, as `relevance judgments` makes them).
 3. Raw search: the same queries, built by search_service with each client's visibility filters as the
-   web app builds them, sent straight to Elasticsearch from C threads for S seconds.
+   web app builds them, sent straight to Elasticsearch from C threads for S seconds, before and again
+   after the web runs (the ratio is taken to the run with the lower p95).
 4. Full stack: for each --server (worker class:workers[:threads]), the production app under gunicorn,
    driven by C concurrent clients for S seconds: each sends its next search and, for a share of them,
    opens the child it looked for with a purpose. Throughput, p50/p95/p99 and errors of both, the
@@ -394,13 +395,15 @@ def report(result: dict) -> None:
     print(f"\nmachine: {result['machine']['cpus']} CPUs, {result['machine']['memory_gb']} GB, load average "
           f"{result['machine']['load_before']} before / {result['machine']['load_after']} after (shared: noisy)")
     print(f"directory: {result['children']:,} children on {result['database']}; {result['clients']} clients, "
-          f"{result['seconds']:.0f}s each after {result['warmup']:.0f}s warm-up; {result['queries']:,} distinct queries\n")
+          f"{result['seconds']:.0f}s each after {result['warmup']:.0f}s warm-up; "
+          f"{result['queries']:,} distinct queries\n")
     raw = result["raw"]
     print(f"{'path':24s} {'requests':>9s} {'per s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'errors':>7s}"
           f" {'p95/raw':>8s}  worker RSS MB (peak)")
     line = "{:24s} {:9,} {:8.1f} {:>8} {:>8} {:>8} {:7,} {:>8}  {}"
-    print(line.format("raw Elasticsearch", raw["requests"], raw["per_s"], raw["p50_ms"], raw["p95_ms"],
-                      raw["p99_ms"], raw["errors"], "", ""))
+    for name, run in zip(("raw Elasticsearch first", "raw Elasticsearch last"), result["raw_runs"]):
+        print(line.format(name + (" *" if run is raw else ""), run["requests"], run["per_s"], run["p50_ms"],
+                          run["p95_ms"], run["p99_ms"], run["errors"], "", ""))
     for run in result["full_stack"]:
         s, v = run["search"], run["view"]
         ratio = f"{s['p95_ms'] / raw['p95_ms']:.1f}x" if s["p95_ms"] and raw["p95_ms"] else "-"
@@ -409,10 +412,12 @@ def report(result: dict) -> None:
                           s["p99_ms"], s["errors"], ratio, memory))
         print(line.format(f"web {run['server']} view", v["requests"], v["per_s"], v["p50_ms"], v["p95_ms"],
                           v["p99_ms"], v["errors"], "", ""))
-    for name, tally in [("raw", raw)] + [(f"{r['server']} {k}", r[k]) for r in result["full_stack"]
-                                         for k in ("search", "view")]:
+    tallies = [("raw", run) for run in result["raw_runs"]]
+    tallies += [(f"{r['server']} {k}", r[k]) for r in result["full_stack"] for k in ("search", "view")]
+    for name, tally in tallies:
         for error in tally["first_errors"]:
             print(f"error ({name}): {error}")
+    print("* the raw run the p95/raw ratio is taken to (the lower p95)")
     print("\ntargets: full-stack search p95 <= 50 ms, >= 300 searches/s, 0 errors, p95 <= 1.5x raw p95")
     for run in result["full_stack"]:
         s = run["search"]
@@ -503,7 +508,7 @@ def main() -> None:
         queries = make_queries(sessions, args.queries, args.seed)
         print(f"{len(clients)} API clients, {len(queries):,} queries; raw Elasticsearch for {args.seconds:.0f}s",
               flush=True)
-        raw = raw_search(settings, sessions, clients, queries, args.seconds, args.warmup)
+        raws = [raw_search(settings, sessions, clients, queries, args.seconds, args.warmup)]
         env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_ES_URL": es_url,
                "CONTACTPOINT_SECRET_KEY": SECRET_KEY, "CONTACTPOINT_STATE_DIR": str(work / "state"),
                "CONTACTPOINT_SEARCH_LIMIT": UNLIMITED, "CONTACTPOINT_VIEW_LIMIT": UNLIMITED,
@@ -513,10 +518,15 @@ def main() -> None:
             print(f"full stack, gunicorn {server}, for {args.seconds:.0f}s", flush=True)
             runs.append(full_stack(server, env, clients, queries, args.seconds, args.warmup, args.view_share, work,
                                    args.profile if number == 0 else None))
+        # Again after the web runs: right after a rebuild the node is still merging segments, which the first
+        # raw run pays for; the ratio is taken to the better (lower p95) of the two, the harder comparison.
+        print(f"raw Elasticsearch again for {args.seconds:.0f}s", flush=True)
+        raws.append(raw_search(settings, sessions, clients, queries, args.seconds, args.warmup))
+        raw = min(raws, key=lambda r: r["p95_ms"] if r["p95_ms"] is not None else float("inf"))
         engine.dispose()
         result = {"machine": machine(load_before), "children": children, "database": "PostgreSQL"
                   if database_url.startswith("postgres") else "SQLite", "clients": args.clients,
-                  "seconds": args.seconds, "warmup": args.warmup, "queries": len(queries), "raw": raw,
+                  "seconds": args.seconds, "warmup": args.warmup, "queries": len(queries), "raw": raw, "raw_runs": raws,
                   "full_stack": runs}
         report(result)
         if args.profile:

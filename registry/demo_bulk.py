@@ -146,7 +146,8 @@ def _write_batch(session: Session, specs: list[dict], cp_ids: list[str], orgs: _
                       "source_record_id": record_ids[source["source"], source["source_record_id"]]}
                      for source in spec["source_records"])
         carers.extend({"child_id": child_id, "given_name": c["given_name"], "family_name": c["family_name"],
-                       "relationship_to_child": c["relationship"], "parental_responsibility": c["parental_responsibility"],
+                       "relationship_to_child": c["relationship"],
+                       "parental_responsibility": c["parental_responsibility"],
                        "phone": c["phone"], "email": c["email"], "source_record_id": None} for c in spec["carers"])
         for involvement in spec["involvements"]:
             fields = {k: v for k, v in involvement.items() if k != "organisation"}

@@ -31,7 +31,8 @@ def _snapshot(url: str) -> dict:
                                             i.info_to_share, i.assessment_undertaken, str(i.sensitive_category),
                                             str(i.consent_recorded_at)) for i in child.involvements),
                     "records": sorted((r.source, r.source_record_id, r.content_hash, r.link_decision)
-                                      for r in session.scalars(select(SourceRecord).where(SourceRecord.child_id == child.id))),
+                                      for r in session.scalars(select(SourceRecord)
+                                                               .where(SourceRecord.child_id == child.id))),
                 }
             changes = session.execute(select(ChangeLog.change, func.count()).group_by(ChangeLog.change)).tuples().all()
             return {"children": children, "changes": dict(changes)}
