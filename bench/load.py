@@ -65,6 +65,7 @@ ALIAS = "children"  # the web app's default alias
 UNLIMITED = "100000000 per hour"
 SAMPLE = 20_000  # children the queries are drawn from
 WORKER_CLASSES = ("sync", "gthread")
+PY_SPY = Path(sys.executable).with_name("py-spy")
 MAX = {"children": 2_000_000, "clients": 256, "seconds": 600, "warmup": 60}
 
 
@@ -295,7 +296,7 @@ def full_stack(server: Server, env: dict, clients: list[Client], queries, second
     port = _free_port()
     command = gunicorn_command(server, port)
     if profile is not None:  # attaching to a running worker is refused here; starting under py-spy works
-        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "-r", "50",
+        command = [str(PY_SPY), "record", "--format", "raw", "-r", "50",
                    "--subprocesses", "-o", str(profile), "--"] + command
     log = open(work / f"gunicorn-{server}.log", "w")
     process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[1], stdout=log,
@@ -469,6 +470,8 @@ def parse_args(argv=None):
                 loopback_only(getattr(args, name), f"--{name.replace('_', '-')}")
             except SystemExit as exc:
                 parser.error(str(exc))
+    if args.profile and not PY_SPY.exists():
+        parser.error(f"--profile needs py-spy beside this Python ({PY_SPY}): .venv/bin/python -m pip install py-spy")
     args.server = args.server or [Server("sync", 2)]
     return args
 
