@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/indexing.py [--children 1000000] [--rate 100] [--seconds 30] [--database-url URL]
 
-1. Bulk-loads N synthetic children (names from registry.demo_data, cycled past 100k distinct
-   specs) straight into a fresh database, each with its names and one change-log row.
+1. Loads N synthetic children into a fresh database through the registry's bulk path
+   (registry.demo_bulk, as `contactpoint demo-data --bulk`), each with one change-log row.
 2. Times `contactpoint index rebuild` (the production command, in its own process) into a fresh
    index: children per second, and the peak resident memory of that process and any workers it
    starts (sampled together, so a parallel rebuild is charged for all of its processes).
@@ -15,10 +15,7 @@ Starts its own Elasticsearch node unless --es-url is given; cleans up after itse
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import itertools
 import os
-import random
 import shutil
 import signal
 import statistics
@@ -30,64 +27,26 @@ import time
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexing import CHECKPOINT  # noqa: E402
-from registry import checkpoints, cpid, writes  # noqa: E402
+from registry import checkpoints, writes  # noqa: E402
 from registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from registry.demo_data import generate_children, local_authorities  # noqa: E402
-from registry.models import ChangeLog, Child, ChildName, Organisation  # noqa: E402
+from registry.demo_bulk import load_demo_data_bulk  # noqa: E402
+from registry.models import Child  # noqa: E402
 from webapp.config import Settings  # noqa: E402
 
 ALIAS = "bench-index"
-DISTINCT = 100_000
-BATCH = 10_000
 
 
 def load_children(engine, count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    las = local_authorities()
-    with engine.begin() as conn:
-        conn.execute(insert(Organisation), [{"id": i + 1, "kind": "local_authority", "code": la["code"],
-                                             "name": la["name"]} for i, la in enumerate(las)])
-    la_ids = {la["code"]: i + 1 for i, la in enumerate(las)}
-    specs = itertools.cycle(list(generate_children(min(count, DISTINCT), seed=seed)))
-    used: set[str] = set()
-
-    def new_cp_id() -> str:
-        while True:  # random IDs collide now and then at this scale (as the registry also checks)
-            candidate = cpid.generate(rng)
-            if candidate not in used:
-                used.add(candidate)
-                return candidate
-
-    now = dt.datetime.now(dt.timezone.utc)
     start = time.perf_counter()
-    for first in range(1, count + 1, BATCH):
-        children, names, changes = [], [], []
-        for child_id in range(first, min(first + BATCH, count + 1)):
-            spec = next(specs)
-            c = spec["child"]
-            children.append({"id": child_id, "cp_id": new_cp_id(), "given_name": c["given_name"],
-                             "middle_names": c["middle_names"], "family_name": c["family_name"],
-                             "date_of_birth": c["date_of_birth"], "gender": c["gender"],
-                             "address_line_1": c["address_line_1"], "town": c["town"], "postcode": c["postcode"],
-                             "local_authority_id": la_ids[c["la_code"]], "shielded": spec["shielded"],
-                             "status": "active", "created_at": now, "updated_at": now})
-            names.append({"child_id": child_id, "kind": "primary", "given_name": c["given_name"],
-                          "middle_names": c["middle_names"], "family_name": c["family_name"]})
-            names.extend({"child_id": child_id, "kind": a["kind"], "given_name": a["given_name"],
-                          "middle_names": a.get("middle_names"), "family_name": a["family_name"]}
-                         for a in spec["aliases"])
-            changes.append({"seq": child_id, "child_id": child_id, "cp_id": children[-1]["cp_id"],
-                            "change": "created", "created_at": now})
-        with engine.begin() as conn:
-            conn.execute(insert(Child), children)
-            conn.execute(insert(ChildName), names)
-            conn.execute(insert(ChangeLog), changes)
-    print(f"loaded {count:,} children into the database in {time.perf_counter() - start:.0f}s", flush=True)
+    load_demo_data_bulk(make_sessionmaker(engine), count, seed)
+    elapsed = time.perf_counter() - start
+    print(f"loaded {count:,} children into the database in {elapsed:.0f}s = {count / elapsed:,.0f} children/s "
+          "(registry.demo_bulk)", flush=True)
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -113,6 +113,12 @@ def insert_rows(session: Session, model, rows: list[dict]) -> None:
     _copy(session, model.__table__, rows)
 
 
+def append_changes(session: Session, rows: list[dict]) -> None:
+    """Append change-log rows (child_id, cp_id, change) in commit order, as `writes.log_change` does one at a time."""
+    writes._serialise_outbox_writers(session)
+    insert_rows(session, ChangeLog, rows)
+
+
 def _copy(session: Session, table: Table, rows: list[dict]) -> None:
     columns = list(rows[0])
     as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
@@ -124,7 +130,7 @@ def _copy(session: Session, table: Table, rows: list[dict]) -> None:
                             for name in columns])
 
 
-def _insert_with_ids(session: Session, model, rows: list[dict], unique: str, *where) -> list[int]:
+def insert_with_ids(session: Session, model, rows: list[dict], unique: str, *where) -> list[int]:
     """Insert rows and return their ids in row order.
 
     PostgreSQL: the ids are taken from the table's sequence first and sent with the rows, so nothing is read
@@ -147,7 +153,7 @@ def _insert_with_ids(session: Session, model, rows: list[dict], unique: str, *wh
 
 def _insert_records(session: Session, records: list[dict]) -> list[int]:
     """Insert source records (all of one source); their ids in the given order."""
-    return _insert_with_ids(session, SourceRecord, records, "source_record_id",
+    return insert_with_ids(session, SourceRecord, records, "source_record_id",
                             SourceRecord.source == records[0]["source"])
 
 
@@ -176,7 +182,7 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
                          "gp_practice_id": organisations.id_of("gp_practice", data.get("gp_practice_code"),
                                                                data.get("gp_practice_name")),
                          "created_at": now, "updated_at": now})
-    child_ids = _insert_with_ids(session, Child, children, "cp_id")
+    child_ids = insert_with_ids(session, Child, children, "cp_id")
     record_ids = _insert_records(session, [{**row.record, "child_id": child_id, "origin_child_id": child_id,
                                             "received_at": now, "updated_at": now}
                                            for row, child_id in zip(rows, child_ids)])
@@ -189,9 +195,8 @@ def create_children(session: Session, rows: list[NewChild], organisations: Organ
         details.add(row.data, child_id, record_id, organisations, now)
     details.insert(session)
     _review_items(session, rows, child_ids, record_ids)
-    writes._serialise_outbox_writers(session)
-    insert_rows(session, ChangeLog, [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
-                                        for child_id, cp_id in zip(child_ids, cp_ids)])
+    append_changes(session, [{"child_id": child_id, "cp_id": cp_id, "change": "created"}
+                             for child_id, cp_id in zip(child_ids, cp_ids)])
     return list(zip(child_ids, cp_ids))
 
 
@@ -287,9 +292,8 @@ def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict],
     children_table, names = Child.__table__, ChildName.__table__
     update_rows(session, children_table, children_table.c.id, children)
     update_rows(session, names, names.c.child_id, primaries, names.c.kind == "primary")
-    writes._serialise_outbox_writers(session)
-    insert_rows(session, ChangeLog, [{"child_id": child_id, "cp_id": current[child_id].cp_id,
-                                         "change": "source_linked"} for child_id in ids])
+    append_changes(session, [{"child_id": child_id, "cp_id": current[child_id].cp_id, "change": "source_linked"}
+                             for child_id in ids])
 
 
 def update_rows(session: Session, table, key, rows: list[dict], *where) -> None:
@@ -328,7 +332,7 @@ def _review_items(session: Session, rows: list[NewChild], child_ids: list[int], 
     if not doubted:
         return
     now = clock.now()
-    item_ids = _insert_with_ids(session, ReviewItem, [
+    item_ids = insert_with_ids(session, ReviewItem, [
         {"child_id": child_id, "source_record_id": record_id, "status": "open", "linkage_model": row.model,
          "created_at": now, "version": 1} for row, child_id, record_id in doubted], "source_record_id")
     insert_rows(session, ReviewCandidate, [

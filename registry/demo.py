@@ -14,6 +14,11 @@ from .models import SourceRecord
 BATCH = 200
 
 
+def source_payload(source: dict) -> dict:
+    """A generated source record as a feed would have sent it (dates as ISO text), without the source's name."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in source.items() if k != "source"}
+
+
 def _load_one(session: Session, spec: dict, rng: random.Random, las: dict[str, dict]) -> None:
     data = dict(spec["child"])
     la = las[data["la_code"]]
@@ -43,7 +48,7 @@ def _load_one(session: Session, spec: dict, rng: random.Random, las: dict[str, d
         writes.add_name(session, child, alias["kind"], alias["given_name"], alias["family_name"],
                         alias.get("middle_names"))
     for source in spec["source_records"]:
-        payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in source.items() if k != "source"}
+        payload = source_payload(source)
         record = SourceRecord(source=source["source"], source_record_id=source["source_record_id"], child_id=child.id,
                               content_hash=content_hash(payload), payload=payload)
         session.add(record)

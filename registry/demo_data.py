@@ -8,6 +8,7 @@ process, whatever the hash seed. Every person is invented; contact details use r
 from __future__ import annotations
 
 import datetime
+import functools
 import unicodedata
 from random import Random
 from typing import Iterator, NamedTuple
@@ -633,12 +634,61 @@ def _child_spec(rng: Random, fake: Faker, directory: list[dict], index: int, tod
     }
 
 
+CHUNK = 1000  # children per random stream (see generate_chunk)
+
+
+def _streams(seed: int) -> tuple[Random, Faker]:
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    return Random(seed), fake
+
+
+@functools.lru_cache(maxsize=2)
+def _directory(seed: int) -> list[dict]:
+    return _build_directory(*_streams(seed))
+
+
+def _chunk_specs(directory: list[dict], rng: Random, fake: Faker, seed: int, chunk: int, n: int,
+                 today: datetime.date) -> Iterator[dict]:
+    if chunk:  # the first chunk continues the streams that built the directory; each later one has its own
+        rng = Random(f"{seed}/{chunk}")
+        fake.seed_instance(f"{seed}/{chunk}")
+    for index in range(chunk * CHUNK, min(n, (chunk + 1) * CHUNK)):
+        yield _child_spec(rng, fake, directory, index, today)
+
+
 def generate_children(n: int, seed: int = 0, today: datetime.date | None = None) -> Iterator[dict]:
     """Yield ``n`` child specs one at a time; the same (n, seed, today) always yields the same specs."""
     today = clock.today() if today is None else today
-    rng = Random(seed)
-    fake = Faker("en_GB")
-    fake.seed_instance(seed)
+    rng, fake = _streams(seed)
     directory = _build_directory(rng, fake)
-    for index in range(n):
-        yield _child_spec(rng, fake, directory, index, today)
+    for chunk in range(-(-n // CHUNK)):
+        yield from _chunk_specs(directory, rng, fake, seed, chunk, n, today)
+
+
+def generate_chunk(n: int, seed: int, chunk: int, today: datetime.date) -> list[dict]:
+    """Children ``chunk * CHUNK`` up to the next chunk of the ``n`` that ``generate_children(n, seed, today)``
+    yields, made on their own: each chunk draws from its own random stream, so chunks can be made in parallel."""
+    if chunk == 0:
+        rng, fake = _streams(seed)
+        directory = _build_directory(rng, fake)
+    else:
+        directory, (rng, fake) = _directory(seed), _streams(seed)
+    return list(_chunk_specs(directory, rng, fake, seed, chunk, n, today))
+
+
+def directory_organisations(seed: int) -> list[dict]:
+    """Every organisation the children of a seed may name (local authorities, schools, GP practices, services),
+    as organisation columns: kind, code, name and contact details."""
+    organisations = []
+    for area in _directory(seed):
+        la = area["la"]
+        organisations.append({"kind": "local_authority", "code": la["code"], "name": la["name"],
+                              "phone": la["phone"], "email": la["email"], "postcode": None})
+        organisations.extend({"kind": "school", "code": s["code"], "name": s["name"], "phone": None, "email": None,
+                              "postcode": s["postcode"]} for s in area["primary_schools"] + area["secondary_schools"])
+        organisations.extend({"kind": "gp_practice", "code": g["code"], "name": g["name"], "phone": g["phone"],
+                              "email": None, "postcode": g["postcode"]} for g in area["gp_practices"])
+        organisations.extend({"kind": "service", "code": org["code"], "name": org["name"], "phone": None,
+                              "email": None, "postcode": None} for org, _ in area["services"].values())
+    return organisations

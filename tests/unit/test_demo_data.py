@@ -252,3 +252,14 @@ def test_aliases_are_occasional_and_differ_from_the_child(children):
             assert alias["kind"] in {"alias", "previous"}
             assert (alias["given_name"], alias["family_name"]) != (spec["child"]["given_name"],
                                                                    spec["child"]["family_name"])
+
+
+def test_chunks_made_apart_are_the_children_made_in_one_stream():
+    # `demo-data --bulk` makes chunks in several processes; they must add up to the one-stream children.
+    from registry.demo_data import CHUNK, generate_chunk
+
+    n = 2 * CHUNK + 17
+    made = {chunk: generate_chunk(n, 11, chunk, TODAY) for chunk in (2, 0, 1)}  # in any order, apart
+    together = list(generate_children(n, seed=11, today=TODAY))
+    assert [spec for chunk in range(3) for spec in made[chunk]] == together
+    assert len({_name(s["child"]) + (s["child"]["date_of_birth"],) for s in together}) > 0.99 * n
