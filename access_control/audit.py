@@ -184,8 +184,10 @@ def _locked_head(session: Session, key: bytes) -> _Head:
                                    "written until `contactpoint audit verify` has been run and the cause found")
         head = _Head(1, 0, GENESIS, None, None, stored=False)
     if head.mac is None and head.seq == 0:  # an unused chain: its first event starts it
-        if session.scalar(select(EVENTS.c.seq).where(EVENTS.c.chain == head.id).limit(1)) is not None:
-            raise AuditChainBroken(f"the head row of audit chain {head.id} was reset while its events exist: "
+        if head.hash != genesis(head.id) or \
+                session.scalar(select(EVENTS.c.seq).where(EVENTS.c.chain == head.id).limit(1)) is not None:
+            raise AuditChainBroken(f"the head row of audit chain {head.id} was reset (its events exist, or it does "
+                                   "not start from the chain's genesis): "
                                    "nothing more is written until `contactpoint audit verify` has been run and the "
                                    "cause found")
         head.keyed_from = 1

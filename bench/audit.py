@@ -62,8 +62,9 @@ def run(url: str, writers: int, seconds: float, one_chain: bool) -> dict:
     with engine.begin() as conn:  # a fresh trail for each run
         conn.execute(text("DELETE FROM audit_subjects"))
         conn.execute(text("DELETE FROM audit_events"))
-        conn.execute(text("UPDATE audit_head SET seq = 0, mac = NULL, keyed_from = NULL"))
-        conn.execute(text("UPDATE audit_head SET hash = :genesis WHERE id = 1"), {"genesis": audit.GENESIS})
+        for chain in range(1, audit.CHAINS + 1):
+            conn.execute(text("UPDATE audit_head SET seq = 0, hash = :genesis, mac = NULL, keyed_from = NULL "
+                              "WHERE id = :chain"), {"genesis": audit.genesis(chain), "chain": chain})
     context = multiprocessing.get_context("spawn")
     start, counts = context.Barrier(writers + 1), context.Array("i", writers)
     processes = [context.Process(target=_writer, args=(url, seconds, one_chain, start, counts, i))

@@ -228,3 +228,12 @@ def test_a_transaction_that_appends_twice_keeps_to_the_head_it_holds(sessions):
     assert _chains(sessions) == {1: 2, 2: 2}
     with sessions() as db:
         assert audit.verify(db) == []
+
+
+def test_an_unused_head_that_does_not_start_from_its_genesis_is_refused_not_written_on(sessions):
+    with sessions.begin() as db:  # chain 1 unused, but its head set to follow some other event
+        db.execute(update(AuditHead).where(AuditHead.id == 1).values(hash="e" * 64))
+    with pytest.raises(audit.AuditChainBroken, match="chain 1 was reset"), sessions.begin() as db:
+        audit.append(db, "user1", "HV", "search", {})
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(AuditEvent)) == 0
