@@ -1,10 +1,12 @@
 """gunicorn's settings for the web app: `gunicorn 'webapp:create_app()'` run from this directory reads them
 (or pass `-c gunicorn.conf.py`; command-line options and GUNICORN_CMD_ARGS override any of them).
 
-Threads rather than more processes: a request spends most of its time waiting on the database and
-Elasticsearch, not in Python, so a few threads per process keep the cores busy without a process's memory
-each (bench/load.py compares worker models side by side; README, "Benchmarks", and docs/capacity.md give
-the figures). One process per core, four threads each.
+One process per core: more processes than cores only queue for them (bench/load.py, 10,000 children,
+16 clients, 2 cores: sync:4 answered 33 searches/s against sync:2's 57). Four threads in each: on this
+machine gthread:2:4 and sync:2 were within noise of each other once a request's database round trips were
+cut (54 and 57 searches/s; an earlier run, with more round trips, gave gthread 29 against sync 17), and
+threads keep a worker answering while one request waits on a slow backend -- an Elasticsearch node being
+replaced, a database failover -- where a sync worker would stand still. docs/capacity.md has the figures.
 """
 import os
 
