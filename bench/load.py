@@ -249,7 +249,7 @@ def raw_search(settings, sessions, clients: list[Client], queries, seconds: floa
 def gunicorn_command(server: Server, port: int) -> list[str]:
     command = [sys.executable, "-m", "gunicorn", "--workers", str(server.workers), "--worker-class",
                server.worker_class, "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning"]
-    # Always given: with more than one thread (gunicorn.conf.py's default) gunicorn turns a sync worker into gthread.
+    # Always given, so gunicorn.conf.py's threads never turn a sync worker into gthread (gunicorn does that).
     command += ["--threads", str(server.threads if server.worker_class == "gthread" else 1)]
     return command + ["webapp:create_app()"]
 
