@@ -127,7 +127,7 @@ def _bearer() -> None:
     try:
         if scheme.lower() != "bearer" or not credential:
             raise NotSignedIn("use 'Authorization: Bearer <token>'", "token_malformed")
-        with readers().begin() as db:  # one transaction: the token, its system and whom it acts for
+        with readers().begin() as db:  # reads only: the token with its system, and whom it acts for
             token = api_tokens.authenticate(db, credential)
             viewer = viewer_for(token.user)
             practitioner = api_tokens.acting_practitioner(db, token.user, acting_for) if acting_for else None

@@ -25,7 +25,7 @@ def sessions():
 
 
 def readers():
-    """Sessions for work that only reads (see registry.db.READ_ONLY)."""
+    """Sessions for work that only reads (see registry.db.reader)."""
     return current_app.extensions["contactpoint"]["readers"]
 
 
