@@ -4,7 +4,7 @@ from .dates import DOB_AGREEMENT_ORDER, dob_agreement, near_dates, parse_partial
 from .identifiers import nhs_number_problem, normalise_nhs_number, normalise_upn, upn_problem
 from .keys import NameKeys, family_full_keys, family_name_keys, given_name_keys, skeleton_keys
 from .phonetic import double_metaphone, match_rating_codex, metaphone, nysiis, phonetic_codes, soundex
-from .postcode import normalise_postcode, outward_code
+from .postcode import normalise_postcode, outward_code, postcode_area
 from .text import compact, fold, script_tokens, tokens
 from .validation import name_problem
 from .variants import are_variants, family_variant_ids, given_variant_ids
@@ -15,6 +15,6 @@ __all__ = [
     "given_name_keys", "given_variant_ids", "jaro_winkler", "match_rating_codex", "metaphone",
     "name_agreement", "name_problem", "near_dates", "nhs_number_problem", "normalise_nhs_number", "normalise_postcode",
     "normalise_upn", "nysiis", "outward_code",
-    "parse_partial_dob", "phonetic_codes", "phonetic_equal", "script_tokens", "skeleton_keys", "soundex", "tokens",
+    "parse_partial_dob", "postcode_area", "phonetic_codes", "phonetic_equal", "script_tokens", "skeleton_keys", "soundex", "tokens",
     "transposed", "upn_problem",
 ]

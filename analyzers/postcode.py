@@ -18,3 +18,9 @@ def normalise_postcode(text: str | None) -> str | None:
 def outward_code(postcode: str | None) -> str | None:
     normalised = normalise_postcode(postcode)
     return normalised.split()[0] if normalised else None
+
+
+def postcode_area(postcode: str | None) -> str | None:
+    """'LS6 2AB' -> 'LS': the one or two letters of the area (a city or county), where most moves stay."""
+    normalised = normalise_postcode(postcode)
+    return normalised[:2].rstrip("0123456789") if normalised else None

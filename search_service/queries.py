@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from analyzers import family_full_keys, family_name_keys, given_name_keys, near_dates, normalise_postcode, outward_code, tokens
+from analyzers import postcode_area
 from analyzers import skeleton_keys, transposed
 
 from .profiles import RelevanceProfile
@@ -34,7 +35,7 @@ GROUPS = {
               "given_garbled", "given_initial"),
     "dob": ("dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year"),
     "gender": ("gender",),
-    "location": ("postcode", "outward_code"),
+    "location": ("postcode", "outward_code", "postcode_area"),
 }
 REASONS = {
     "cp_id": "ContactPoint ID",
@@ -63,6 +64,7 @@ REASONS = {
     "gender": "gender",
     "postcode": "postcode",
     "outward_code": "postcode district",
+    "postcode_area": "postcode area",
 }
 FUZZY_MIN_LENGTH = 3
 # A garbled name (two slips, or misspelt and swapped) counts only beside strong other evidence.
@@ -243,7 +245,11 @@ def location_group(postcode: str | None, location_scope: dict | None, profile: R
     if not postcode:
         return None
     group = _named_group([("postcode", {"term": {"postcode": postcode}}),
-                          ("outward_code", {"term": {"outward_code": outward_code(postcode)}})], profile)
+                          ("outward_code", {"term": {"outward_code": outward_code(postcode)}}),
+                          # Most families move within their area: a district of the same letters says a little.
+                          # Districts are few (about 3,000), so this regexp walks a small term dictionary.
+                          ("postcode_area", {"regexp": {"outward_code": postcode_area(postcode) + "[0-9][0-9A-Z]?"}})],
+                         profile)
     if location_scope is None:
         return group
     # The scope sits inside each named clause, so a child outside it matches none of them.

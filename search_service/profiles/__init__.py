@@ -11,10 +11,10 @@ WEIGHT_NAMES = (
     "family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
     "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle", "given_initial",
     "given_swapped", "dob_exact", "dob_transposed", "dob_near", "dob_year_month", "dob_year",
-    "gender", "postcode", "outward_code", "family_garbled", "given_garbled", "nhs_number", "upn",
+    "gender", "postcode", "outward_code", "family_garbled", "given_garbled", "nhs_number", "upn", "postcode_area",
 )
 # Weights added after profiles were first stored: a stored profile without one takes the shipped default's.
-ADDED_WEIGHTS = ("family_garbled", "given_garbled", "nhs_number", "upn")
+ADDED_WEIGHTS = ("family_garbled", "given_garbled", "nhs_number", "upn", "postcode_area")
 THRESHOLD_NAMES = ("certain", "probable", "minimum", "indistinct")
 
 

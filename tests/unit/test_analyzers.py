@@ -1,6 +1,6 @@
 import pytest
 
-from analyzers import compact, fold, name_problem, normalise_postcode, outward_code, tokens
+from analyzers import compact, fold, name_problem, normalise_postcode, outward_code, postcode_area, tokens
 
 
 @pytest.mark.parametrize("raw, folded", [
@@ -36,6 +36,11 @@ def test_normalise_postcode(raw, expected):
 def test_outward_code():
     assert outward_code("ls62ab") == "LS6"
     assert outward_code("not one") is None
+
+
+def test_postcode_area_is_the_letters_before_the_district():
+    assert [postcode_area(p) for p in ("ls62ab", "L6 2AB", "W1A 1AA", "EC1A 1BB", "B1 1AA")] == ["LS", "L", "W", "EC", "B"]
+    assert postcode_area("not one") is None
 
 
 @pytest.mark.parametrize("value", ["Zoë", "O'Brien", "Smith-Jones", "Nic Giolla", "Mohammed", "St. John", "Łukasz"])

@@ -39,7 +39,7 @@ def test_every_strategy_is_present_and_weighted_by_the_profile():
     assert set(named) == {"family_exact", "family_variant", "family_part", "family_phonetic", "family_fuzzy", "family_swapped",
                           "given_exact", "given_variant", "given_phonetic", "given_fuzzy", "given_middle",
                           "given_swapped", "given_initial", "dob_exact", "dob_transposed", "dob_near",
-                          "dob_year_month", "dob_year", "gender", "postcode", "outward_code",
+                          "dob_year_month", "dob_year", "gender", "postcode", "outward_code", "postcode_area",
                           "family_garbled", "given_garbled"}
     for name, clause in named.items():
         assert clause["boost"] == PROFILE.weights[name]
@@ -92,6 +92,9 @@ def test_location_only_counts_inside_the_scope():
                                SCOPE, size=11))
     assert named["postcode"]["filter"] == {"bool": {"filter": [{"term": {"postcode": "LS6 2AB"}}, SCOPE]}}
     assert named["outward_code"]["filter"] == {"bool": {"filter": [{"term": {"outward_code": "LS6"}}, SCOPE]}}
+    # Any district of the area (LS1, LS6, LS10, LS99) and none of another area sharing a letter (L6, LE1).
+    assert named["postcode_area"]["filter"] == {
+        "bool": {"filter": [{"regexp": {"outward_code": "LS[0-9][0-9A-Z]?"}}, SCOPE]}}
     unscoped = _named(build_query(Criteria(family_name="Smith", given_name="Jo", postcode="ls62ab"), PROFILE,
                                   FILTERS, None, size=11))
     assert unscoped["postcode"]["filter"] == {"term": {"postcode": "LS6 2AB"}}
