@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import select
 
+from analyzers import postcode_area
 from registry import checkpoints, writes
 from registry.models import Child
 
@@ -145,6 +146,11 @@ def _district_neighbour(postcode: str) -> str:
     return f"{outward} {'9ZZ' if inward != '9ZZ' else '8YY'}"
 
 
+def _area_neighbour(postcode: str) -> str:
+    """A postcode in another district of the same area (same letters, e.g. M1 1AE -> M99 9ZZ)."""
+    return f"{postcode_area(postcode)}99 9ZZ"
+
+
 def _postcode_invariance(world, label: str, base_criteria: dict, hidden_labels, variants) -> list:
     """Mismatches when a shielded child's entry, or too_many, moves with the postcode criterion."""
     caller = world.caller(label)
@@ -182,11 +188,12 @@ def test_a_postcode_never_counts_for_or_against_a_shielded_child_the_viewer_may_
     s1, s2 = world.specs["shielded1"], world.specs["shielded2"]
     mismatches = []
     # Whom each viewer may not locate: both shielded children, except the owning authority's own. The
-    # postcodes tried are the hidden children's own, their districts' and one nobody has (never that of a
-    # child the viewer may locate, which would rightly move up the list).
+    # postcodes tried are the hidden children's own, their districts', their areas' and one nobody has (never
+    # that of a child the viewer may locate, which would rightly move up the list).
     for label, hidden in (("practitioner", ("shielded1", "shielded2")), ("api", ("shielded1", "shielded2")),
                           ("la1", ("shielded2",)), ("la2", ("shielded1",))):
-        variants = [p for h in hidden for p in (world.specs[h].postcode, _district_neighbour(world.specs[h].postcode))]
+        variants = [p for h in hidden for p in (world.specs[h].postcode, _district_neighbour(world.specs[h].postcode),
+                                                _area_neighbour(world.specs[h].postcode))]
         variants.append(WRONG_POSTCODE)
         for spec in (s1, s2):
             for criteria in _criteria_sets(spec, weak=spec is s1):  # one weak search is enough
@@ -199,9 +206,11 @@ def test_a_postcode_never_counts_for_or_against_a_shielded_child_the_viewer_may_
         base = _entries(_search(caller, criteria))[cp_id]
         exact = _entries(_search(caller, {**criteria, "postcode": spec.postcode}))[cp_id]
         district = _entries(_search(caller, {**criteria, "postcode": _district_neighbour(spec.postcode)}))[cp_id]
-        got = (exact[1] > base[1], "postcode" in exact[3], district[1] > base[1], "postcode district" in district[3])
-        if got != (True, True, True, True):
-            mismatches.append((label, spec.label, "postcode should count", base, exact, district))
+        area = _entries(_search(caller, {**criteria, "postcode": _area_neighbour(spec.postcode)}))[cp_id]
+        got = (exact[1] > base[1], "postcode" in exact[3], district[1] > base[1], "postcode district" in district[3],
+               area[1] > base[1], "postcode area" in area[3])
+        if got != (True,) * 6:
+            mismatches.append((label, spec.label, "postcode should count", base, exact, district, area))
     # The search page as a whole, apart from the postcode typed in, does not move with the postcode.
     pages = {}
     for postcode in ("", s1.postcode, _district_neighbour(s1.postcode), WRONG_POSTCODE):
