@@ -7,7 +7,7 @@ import unicodedata
 from marshmallow import ValidationError, fields, validate
 
 from analyzers import (
-    clock, name_problem, nhs_number_problem, normalise_nhs_number, normalise_postcode, normalise_upn, upn_problem,
+    clock, name_problem, near_dates, transposed, nhs_number_problem, normalise_nhs_number, normalise_postcode, normalise_upn, upn_problem,
 )
 from analyzers.dates import parse_iso_date
 
@@ -31,6 +31,18 @@ def birth_date_of_a_child(value: dt.date) -> None:
         raise ValidationError("must not be in the future")
     if eighteenth_birthday(value) <= today:  # the same rule retention archives by
         raise ValidationError("the person is 18 or over: ContactPoint only holds children")
+
+
+def birth_date_to_search_by(value: dt.date) -> None:
+    """A child's date of birth, or one a slip away from a child's (day and month swapped, one digit off).
+
+    The search finds a child through those slips, so a date the slip has pushed past an 18th birthday or
+    into the future is searched for rather than refused; a date no slip away from a child's still is."""
+    today = clock.today()
+    if any(d is not None and d <= today < eighteenth_birthday(d)
+           for d in (value, transposed(value), *near_dates(value, today))):
+        return
+    birth_date_of_a_child(value)
 
 
 class IsoDate(fields.Date):

@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from access_control import PURPOSES
 from analyzers import clock
 from registry import cpid
-from registry.fields import GenderField, IsoDate, Name, NhsNumberField, PostcodeField, UpnField, birth_date_of_a_child
+from registry.fields import GenderField, IsoDate, Name, NhsNumberField, PostcodeField, UpnField, birth_date_to_search_by
 from registry.models import SENSITIVE_CATEGORIES, SHIELDING_REASONS
 from search_service.criteria import meets_minimum, minimum_criteria_message
 
@@ -44,8 +44,9 @@ class SearchSchema(Schema):
                             example="Jo")
     family_name = _criterion(Name(), description="Family name: " + NAME_RULE, minLength=1, maxLength=100,
                              example="Smith")
-    date_of_birth = _criterion(IsoDate(validate=birth_date_of_a_child),
-                               description="YYYY-MM-DD, not in the future; the child must be under 18")
+    date_of_birth = _criterion(IsoDate(validate=birth_date_to_search_by),
+                               description="YYYY-MM-DD: a child's date of birth (under 18, not in the future), or "
+                                           "one a slip away from a child's (day and month swapped, one digit off)")
     birth_year = _criterion(fields.Integer(strict=False), description="Year of birth when the full date is not "
                             "known (one of the last 18 years); not together with date_of_birth")
     birth_month = _criterion(fields.Integer(strict=False, validate=validate.Range(

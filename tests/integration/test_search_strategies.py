@@ -1,7 +1,12 @@
 """Name-matching strategies on a real index: each finds the child and says why."""
+import datetime as dt
+
 import pytest
 
+from analyzers import transposed
+
 from indexing import rebuild
+from registry.retention import eighteenth_birthday
 
 from .helpers import ALIAS, CHECKPOINT, add_child, top_results, years_ago
 
@@ -80,3 +85,16 @@ def test_gender_and_postcode_are_evidence_not_filters(client, population):
 def test_unrelated_children_are_not_returned(client, population):
     results = top_results(client, given_name="Siobhan", family_name="McAllister", date_of_birth=DOB.isoformat())
     assert population["other"] not in [r["cp_id"] for r in results]
+
+
+def test_a_swapped_date_that_would_make_the_child_18_still_finds_the_child(es, sessions, client):
+    """A 17-year-old's date of birth typed day-for-month can read as an adult's: searched for, never refused."""
+    today = dt.date.today()
+    dob = today.replace(year=today.year - 19, day=1)
+    while eighteenth_birthday(dob) <= today or not (transposed(dob) and eighteenth_birthday(transposed(dob)) <= today):
+        dob += dt.timedelta(days=1)
+    target = add_child(sessions, given="Willow", family="Fox", dob=dob)
+    rebuild(es, sessions, ALIAS, CHECKPOINT)
+    results = top_results(client, given_name="Willow", family_name="Fox", date_of_birth=transposed(dob).isoformat())
+    assert results[0]["cp_id"] == target
+    assert "date of birth with day and month swapped" in results[0]["matched_on"]

@@ -4,7 +4,9 @@ import itertools
 import pytest
 from marshmallow import ValidationError
 
+from analyzers import near_dates, transposed
 from registry.feed_schema import FeedRowSchema
+from registry.retention import eighteenth_birthday
 from search_service.judgments import meets_minimum
 from webapp.schemas import MINIMUM_CRITERIA, SearchSchema
 
@@ -135,3 +137,34 @@ def test_hostile_names_are_refused_by_field(name):
         assert errors["family_name"] == ["may contain only letters, spaces, hyphens, apostrophes and full stops"]
     else:
         assert list(errors) == ["family_name"]
+
+
+def _a_childs_date_whose_transposition_is_an_adults():
+    """A date of birth under 18 whose day and month swapped make it 18 or over (exists every year: 5 Dec -> 12 May)."""
+    today = dt.date.today()
+
+    def adult(d):
+        return eighteenth_birthday(d) <= today
+    day = today.replace(year=today.year - 19, day=1)
+    while adult(day) or not (transposed(day) and adult(transposed(day))):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def test_a_search_date_a_slip_from_a_childs_is_searched_for_not_refused():
+    child = _a_childs_date_whose_transposition_is_an_adults()
+    assert SearchSchema().load({"family_name": "Fox", "date_of_birth": transposed(child).isoformat()}) == {
+        "family_name": "Fox", "date_of_birth": transposed(child)}
+    # A baby's date with one digit slipped into the future.
+    baby = dt.date.today() - dt.timedelta(days=3)
+    future = next(d for d in near_dates(baby, today=dt.date.max) if d > dt.date.today())
+    assert SearchSchema().load({"family_name": "Fox", "date_of_birth": future.isoformat()})["date_of_birth"] == future
+
+
+@pytest.mark.parametrize("date_of_birth, message", [
+    ("1990-06-15", "the person is 18 or over: ContactPoint only holds children"),
+    ("2999-01-01", "must not be in the future"),
+])
+def test_a_search_date_no_slip_from_any_childs_is_refused_naming_the_field(date_of_birth, message):
+    assert _errors(SearchSchema(), {"family_name": "Fox", "date_of_birth": date_of_birth}) == {
+        "date_of_birth": [message]}
