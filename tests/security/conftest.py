@@ -145,8 +145,9 @@ SPECS = [
               ("PE-2", "Portage Early Years", "Ignatius Fairbairn", "0191 496 0803"),
               ("SH-2", "Riverside Sexual Health", "Araminta Coleridge", "0191 496 0804", "sexual_health"),
               ("Theodora", "Blyth"), status="archived"),
-    ChildSpec("pending", "Amara", "Okafor", years_ago(6, day=9), LA1, "LS7 3QE", "8 Hawthorn Gardens",
-              "Chapel Allerton", ("S-CA1", "Chapel Allerton Primary", "0113 496 0901"),
+    # The only child in its postcode area (WF), so a postcode tried for it lifts no child the viewer may locate.
+    ChildSpec("pending", "Amara", "Okafor", years_ago(6, day=9), LA1, "WF3 1QE", "8 Hawthorn Gardens",
+              "Tingley", ("S-CA1", "Chapel Allerton Primary", "0113 496 0901"),
               ("G-HG1", "Harehills Group Practice", "0113 496 0902"), ("Rosalind", "Achterberg", "07700 900777"),
               ("SW-1", "Leeds Social Work East", "Percival Oduya", "0113 496 0903"),
               ("CAMHS-1", "Mindful Futures CAMHS", "Lavinia Stroheim", "0113 496 0904", "mental_health"),
