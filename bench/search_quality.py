@@ -1,7 +1,7 @@
 """Search quality and Elasticsearch-side latency, side by side with a typical baseline.
 
     .venv/bin/python bench/search_quality.py [--children 100000] [--queries 2000] [--heavy-queries 500]
-                                             [--seed 1] [--es-url URL]
+                                             [--seed 1] [--populations 1] [--es-url URL]
 
 Indexes synthetic children (registry.demo_data, with aliases and the names other services
 sent) straight into a benchmark index using the production document builder, generates a
@@ -11,6 +11,8 @@ profile and (b) the baseline a typical team would write: one ``multi_match`` wit
 MRR, nDCG@10, too-many rate, per-corruption recall@1/@10 and p50/p95 of Elasticsearch's own
 ``took``. A second, separate set of heavily corrupted queries (garbled names with a one-slip date
 of birth and the postcode kept) is reported on its own, so it never moves the everyday figures.
+With ``--populations N`` it does all that for seeds SEED .. SEED+N-1 in turn and reports the pooled figures
+(with a line per seed), since one population's recall moves by a few thousandths from seed to seed.
 Starts its own local node unless --es-url is given; deletes its index afterwards.
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ from registry import cpid  # noqa: E402
 from registry.demo_data import generate_children  # noqa: E402
 from registry.models import Child, ChildName, Organisation  # noqa: E402
 from search_service import Criteria, search  # noqa: E402
-from search_service.evaluation import evaluate, format_comparison, metrics_by_corruption  # noqa: E402
+from search_service.evaluation import evaluate, format_comparison, metrics_by_corruption, metrics_of  # noqa: E402
 from search_service.judgments import HEAVY, generate_judgments  # noqa: E402
 from search_service.profiles import default_profile  # noqa: E402
 from webapp.config import Settings  # noqa: E402
@@ -121,14 +123,87 @@ def print_by_corruption(base_outcomes, ours_outcomes) -> None:
               f"recall@10 {base.recall_at_10:.3f} -> {ours.recall_at_10:.3f}  too-many {ours.too_many_rate:.3f}")
 
 
+def run_population(es: Elasticsearch, args, seed: int) -> dict:
+    """Index one synthetic population of ``seed`` and run both searches over its two judgment sets."""
+    population = index_children(es, args.children, seed)
+    judgments = generate_judgments(population, args.queries, seed)
+    # Children whose record cannot be garbled that way (no postcode, a family name under 4 letters) are left out.
+    heavy = [j for j in generate_judgments(population, args.heavy_queries, seed + HEAVY_SEED_OFFSET,
+                                           {HEAVY: 1.0}, id_prefix="h") if j.corruptions]
+    profile = default_profile()
+    policy = VisibilityPolicy(Viewer("bench", "Benchmark", "practitioner", "BENCH"))
+    schema = SearchSchema()
+    took: dict[str, list[int]] = {"contactpoint": [], "baseline": []}
+
+    def ours(criteria: dict):
+        try:
+            data = schema.load(criteria)
+        except ValidationError:
+            return [], False  # the API would refuse it: nothing found
+        outcome = search(es, ALIAS, Criteria(**data), profile, policy.query_filters(),
+                         policy.location_scope(), MAX_RESULTS)
+        took["contactpoint"].append(outcome.took_ms)
+        return [c.cp_id for c in outcome.results], outcome.too_many
+
+    def baseline(criteria: dict):
+        response = es.search(index=ALIAS, **baseline_body(criteria))
+        took["baseline"].append(response["took"])
+        return [h["_source"]["cp_id"] for h in response["hits"]["hits"]], False
+
+    for run in (ours, baseline):  # warm caches
+        for judgment in judgments[:50]:
+            run(judgment.criteria)
+    for values in took.values():
+        values.clear()
+    return {"ours": evaluate(ours, judgments)[1], "base": evaluate(baseline, judgments)[1],
+            "ours_heavy": evaluate(ours, heavy)[1], "base_heavy": evaluate(baseline, heavy)[1],
+            "took": took, "profile": profile}
+
+
+def report(runs: list[dict], seeds: list[int]) -> None:
+    """The tables for one population, or for several pooled (each query counted once) after a line per seed."""
+    pooled = {key: [o for run in runs for o in run[key]] for key in ("ours", "base", "ours_heavy", "base_heavy")}
+    profile = runs[0]["profile"]
+    if len(runs) > 1:
+        print("\nper population (contactpoint):")
+        for seed, run in zip(seeds, runs):
+            ours, heavy = metrics_of(run["ours"]), metrics_of(run["ours_heavy"])
+            print(f"  seed {seed}: recall@1 {ours.recall_at_1:.4f}  recall@10 {ours.recall_at_10:.4f}  "
+                  f"too-many {ours.too_many_rate:.4f}  heavy recall@10 {heavy.recall_at_10:.4f}")
+    print(f"\nchildren={runs[0]['children']:,} per population, populations={len(runs)} "
+          f"(seeds {', '.join(map(str, seeds))}) queries={len(pooled['ours']):,} profile={profile.name}:{profile.version}\n")
+    print(format_comparison(metrics_of(pooled["base"]), metrics_of(pooled["ours"]), "baseline", "contactpoint", []))
+    print_by_corruption(pooled["base"], pooled["ours"])
+    print(f"\nheavily corrupted queries (a separate set, seeds {', '.join(str(s + HEAVY_SEED_OFFSET) for s in seeds)}):\n")
+    print(format_comparison(metrics_of(pooled["base_heavy"]), metrics_of(pooled["ours_heavy"]), "baseline",
+                            "contactpoint", []))
+    print_by_corruption(pooled["base_heavy"], pooled["ours_heavy"])
+    print("\nElasticsearch-side latency (took, ms):")
+    for name in ("contactpoint", "baseline"):
+        values = sorted(v for run in runs for v in run["took"][name])
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        print(f"  {name:12s} p50 {statistics.median(values):.0f}  p95 {p95:.0f}  (n={len(values)})")
+    misses = [o for o in pooled["ours"] + pooled["ours_heavy"] if o.rank != 1][:15]
+    if misses:
+        print("\nsome queries whose child was not first (contactpoint):")
+        for o in misses:
+            print(f"  {o.judgment.id} rank={o.rank} too_many={o.too_many} {o.judgment.corruptions} "
+                  f"{o.judgment.criteria}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--heavy-queries", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--populations", type=int, default=1,
+                        help="how many populations (seeds SEED, SEED+1, ...) to pool: one seed's figures move by "
+                             "a few thousandths from one population to the next")
     parser.add_argument("--es-url")
     args = parser.parse_args()
+    if args.populations < 1:
+        parser.error("--populations must be at least 1")
 
     # A terminated benchmark still stops the node it started (the finally block below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -142,59 +217,11 @@ def main() -> None:
         url = node.start().url
     es = Elasticsearch(url, request_timeout=60)
     try:
-        population = index_children(es, args.children, args.seed)
-        judgments = generate_judgments(population, args.queries, args.seed)
-        # Children whose record cannot be garbled that way (no postcode, a family name under 4 letters) are left out.
-        heavy = [j for j in generate_judgments(population, args.heavy_queries, args.seed + HEAVY_SEED_OFFSET,
-                                               {HEAVY: 1.0}, id_prefix="h") if j.corruptions]
-        profile = default_profile()
-        policy = VisibilityPolicy(Viewer("bench", "Benchmark", "practitioner", "BENCH"))
-        schema = SearchSchema()
-        took: dict[str, list[int]] = {"contactpoint": [], "baseline": []}
-
-        def ours(criteria: dict):
-            try:
-                data = schema.load(criteria)
-            except ValidationError:
-                return [], False  # the API would refuse it: nothing found
-            outcome = search(es, ALIAS, Criteria(**data), profile, policy.query_filters(),
-                             policy.location_scope(), MAX_RESULTS)
-            took["contactpoint"].append(outcome.took_ms)
-            return [c.cp_id for c in outcome.results], outcome.too_many
-
-        def baseline(criteria: dict):
-            response = es.search(index=ALIAS, **baseline_body(criteria))
-            took["baseline"].append(response["took"])
-            return [h["_source"]["cp_id"] for h in response["hits"]["hits"]], False
-
-        for run in (ours, baseline):  # warm caches
-            for judgment in judgments[:50]:
-                run(judgment.criteria)
-        for values in took.values():
-            values.clear()
-        ours_metrics, ours_outcomes = evaluate(ours, judgments)
-        base_metrics, base_outcomes = evaluate(baseline, judgments)
-        ours_heavy, ours_heavy_outcomes = evaluate(ours, heavy)
-        base_heavy, base_heavy_outcomes = evaluate(baseline, heavy)
-
-        print(f"\nchildren={args.children:,} queries={len(judgments):,} seed={args.seed} "
-              f"profile={profile.name}:{profile.version}\n")
-        print(format_comparison(base_metrics, ours_metrics, "baseline", "contactpoint", []))
-        print_by_corruption(base_outcomes, ours_outcomes)
-        print(f"\nheavily corrupted queries (a separate set, seed={args.seed + HEAVY_SEED_OFFSET}):\n")
-        print(format_comparison(base_heavy, ours_heavy, "baseline", "contactpoint", []))
-        print_by_corruption(base_heavy_outcomes, ours_heavy_outcomes)
-        print("\nElasticsearch-side latency (took, ms):")
-        for name, values in took.items():
-            values = sorted(values)
-            p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-            print(f"  {name:12s} p50 {statistics.median(values):.0f}  p95 {p95:.0f}  (n={len(values)})")
-        misses = [o for o in ours_outcomes + ours_heavy_outcomes if o.rank != 1][:15]
-        if misses:
-            print("\nsome queries whose child was not first (contactpoint):")
-            for o in misses:
-                print(f"  {o.judgment.id} rank={o.rank} too_many={o.too_many} {o.judgment.corruptions} "
-                      f"{o.judgment.criteria}")
+        seeds = [args.seed + i for i in range(args.populations)]
+        runs = []
+        for seed in seeds:
+            runs.append({**run_population(es, args, seed), "children": args.children})
+        report(runs, seeds)
     finally:
         es.indices.delete(index=f"{ALIAS}-*", ignore_unavailable=True)
         if node is not None:
