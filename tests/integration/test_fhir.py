@@ -12,7 +12,7 @@ from access_control.models import AuditEvent
 from registry import cpid, writes
 from webapp.fhir.resources import CP_ID_SYSTEM, MATCH_GRADE_URL
 
-from ..support.accounts import ACTING_FOR, add_token
+from ..support.accounts import ACTING_FOR, add_token, add_user, csrf_token, sign_in
 from .helpers import change_child, years_ago
 
 DOB = years_ago(6, day=14)
@@ -204,3 +204,24 @@ def test_refusals_are_outcomes_with_the_json_apis_status(client, anonymous, app,
     assert fhir(search_only.get(f"/fhir/Patient/{target}?purpose=new_referral"), 403)["issue"][0]["code"] == \
         "forbidden"
     assert fhir(search_only.get("/fhir/Patient?family=Okafor&given=Amara"))["total"] == 1
+
+
+def test_a_signed_in_browser_needs_the_csrf_token_to_read_through_fhir(anonymous, sessions, indexed):
+    sign_in(anonymous, sessions, add_user(sessions, "pat.jones"))
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    refused = fhir(anonymous.get(f"/fhir/Patient/{target}?purpose=new_referral"), 400)
+    assert "CSRF" in problem(refused)
+    token = csrf_token(anonymous, "/search")
+    resource = fhir(anonymous.get(f"/fhir/Patient/{target}?purpose=new_referral", headers={"X-CSRFToken": token}))
+    assert resource["id"] == target
+    with sessions() as session:
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "record_view")).one().actor == "pat.jones"
+
+
+def test_usage_limits_and_body_size_answer_outcomes(client, app, indexed):
+    target, = indexed(dict(given="Amara", family="Okafor", dob=DOB))
+    too_big = client.post("/fhir/Patient/$match", data=b"{" + b" " * 70000 + b"}", content_type=FHIR_JSON)
+    assert fhir(too_big, 413)["issue"][0]["code"] == "too-costly"
+    app.config["SETTINGS"] = app.config["SETTINGS"].replace(view_limit="1 per hour")
+    fhir(client.get(f"/fhir/Patient/{target}?purpose=new_referral"))
+    assert fhir(client.get(f"/fhir/Patient/{target}?purpose=new_referral"), 429)["issue"][0]["code"] == "throttled"
