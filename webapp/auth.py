@@ -223,7 +223,8 @@ def authenticate():
         return None
     session["seen"] = now
     g.viewer = current_user.viewer
-    if request.blueprint in MACHINE_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS and request.method != "OPTIONS":
+    if (request.blueprint in MACHINE_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS
+            and request.method != "OPTIONS"):
         _protect_api_call()
     return None
 

@@ -125,7 +125,8 @@ def test_every_search_and_read_answer_is_fhir(live_server, api_token, seeded):
     def check(criteria, cp_id, why):
         status, _ = call(live_server, api_token, "GET", "/fhir/Patient?" + urllib.parse.urlencode(criteria))
         statuses.add(status)
-        status, resource = call(live_server, api_token, "GET", f"/fhir/Patient/{urllib.parse.quote(cp_id)}?purpose={why}")
+        path = f"/fhir/Patient/{urllib.parse.quote(cp_id)}?purpose={why}"
+        status, resource = call(live_server, api_token, "GET", path)
         statuses.add(status)
         if status == 200 and cp_id == seeded.shielded_child:
             assert "address" not in resource and resource["meta"]["security"][0]["code"] == "R"

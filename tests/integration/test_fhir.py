@@ -169,12 +169,17 @@ def test_bad_match_input_is_a_400_outcome_naming_the_problem(client, sessions, i
     assert "Patient.telecom" in problem(match(client, 400, telecom=[{"system": "phone", "value": "1"}], **patient()))
     assert "Patient.identifier[0]" in problem(match(client, 400, identifier=[{"system": "urn:x", "value": "1"}],
                                                     **patient()))
+    as_text = {"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": {"resourceType": "Patient", **patient()}},
+        {"name": "count", "valueString": "2"}]}
+    assert "Parameters.parameter.count" in problem(post(as_text))
     unknown = {"resourceType": "Parameters", "parameter": [
-        {"name": "resource", "resource": {"resourceType": "Patient", **patient()}}, {"name": "limit", "valueInteger": 1}]}
+        {"name": "resource", "resource": {"resourceType": "Patient", **patient()}},
+        {"name": "limit", "valueInteger": 1}]}
     assert "unknown parameter 'limit'" in problem(post(unknown))
     with sessions() as session:
         refused = session.scalars(select(AuditEvent).where(AuditEvent.action == "request_refused")).all()
-    assert len(refused) == 12 and not any("Okafor" in e.details for e in refused)
+    assert len(refused) == 13 and not any("Okafor" in e.details for e in refused)
 
 
 def test_search_refuses_unknown_and_bad_parameters(client, indexed):

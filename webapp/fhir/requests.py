@@ -17,6 +17,7 @@ from .resources import CP_ID_SYSTEM, NHS_NUMBER_SYSTEM
 MATCH_PARAMETERS = ("resource", "count", "onlyCertainMatches")
 # The Patient elements $match reads; any other is refused rather than silently ignored.
 PATIENT_ELEMENTS = {"resourceType", "id", "meta", "name", "birthDate", "gender", "address", "identifier"}
+MATCHED_ELEMENTS = "name, birthDate, gender, address.postalCode and identifier"
 IDENTIFIER_CRITERIA = {NHS_NUMBER_SYSTEM: "nhs_number", CP_ID_SYSTEM: "cp_id"}
 SEARCH_PARAMETERS = {"family": "family_name", "given": "given_name", "birthdate": "date_of_birth",
                      "gender": "gender", "address-postalcode": "postcode", "identifier": None}
@@ -90,11 +91,12 @@ def match_request(body, cap: int) -> tuple[dict, int, bool]:
     if patient.get("resourceType") != "Patient":
         raise invalid({"Parameters.parameter.resource": [
             f"must be a Patient, not {str(patient.get('resourceType'))[:40]!r}"]})
-    count = given.get("count", {}).get("valueInteger", cap)
-    if not isinstance(count, int) or not 1 <= count <= cap:
-        raise invalid({"Parameters.parameter.count": [f"must be a whole number from 1 to {cap} (the result cap)"]})
-    only_certain = given.get("onlyCertainMatches", {}).get("valueBoolean", False)
-    if not isinstance(only_certain, bool):
+    # A count or flag given with any other value[x] is refused, never read as the default.
+    count = given["count"].get("valueInteger") if "count" in given else cap
+    if type(count) is not int or not 1 <= count <= cap:
+        raise invalid({"Parameters.parameter.count": [f"must be a valueInteger from 1 to {cap} (the result cap)"]})
+    only_certain = given["onlyCertainMatches"].get("valueBoolean") if "onlyCertainMatches" in given else False
+    if type(only_certain) is not bool:
         raise invalid({"Parameters.parameter.onlyCertainMatches": ["must be valueBoolean true or false"]})
     return _criteria(patient_criteria(patient), PATIENT_PATHS), count, only_certain
 
@@ -103,7 +105,7 @@ def patient_criteria(patient: dict) -> dict:
     _validated(Patient, patient, "Patient")
     extra = sorted(set(patient) - PATIENT_ELEMENTS)
     if extra:
-        raise invalid({f"Patient.{extra[0]}": [f"is not used to match; $match reads {', '.join(sorted(PATIENT_ELEMENTS - {'resourceType', 'id', 'meta'}))}"]})
+        raise invalid({f"Patient.{extra[0]}": [f"is not used to match; $match reads {MATCHED_ELEMENTS}"]})
     data: dict = {}
     name = (patient.get("name") or [{}])[0]
     if name.get("family"):
