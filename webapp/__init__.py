@@ -61,14 +61,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
     # Blueprints grouped by whom they serve: practitioners (pages), administrators (admin), systems (api).
-    from . import admin, api, auth, errors, extensions, limiting, operations, pages
+    from . import admin, api, auth, errors, extensions, fhir, limiting, operations, pages
 
     extensions.init_app(app)
     auth.init_app(app)  # first: CSRF refusals and usage limits are recorded against the signed-in caller
     extensions.csrf.init_app(app)
-    extensions.csrf.exempt(api.bp)  # bearer-token calls carry no cookie; session calls are checked in auth
+    for machine in (api.bp, fhir.bp):  # bearer-token calls carry no cookie; session calls are checked in auth
+        extensions.csrf.exempt(machine)
     limiting.init_app(app, app.extensions["contactpoint"]["engine"])  # after auth: limits are per caller
-    for blueprint in (*pages.BLUEPRINTS, *admin.BLUEPRINTS, api.bp, operations.bp):
+    for blueprint in (*pages.BLUEPRINTS, *admin.BLUEPRINTS, api.bp, fhir.bp, operations.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, errors.respond)
     app.register_error_handler(OperationalError, errors.database_unavailable)

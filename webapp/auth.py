@@ -33,6 +33,9 @@ login_manager.session_protection = "basic"
 ACTING_FOR_HEADER = "X-Acting-For"
 # The mediated search's free-text "searching for" (pages): a requester's name and organisation.
 ACTING_FOR = re.compile(r"[^\x00-\x1f\x7f]{2,200}")
+# Blueprints for systems (bearer tokens; a session needs the CSRF token even to read), and their documents.
+MACHINE_BLUEPRINTS = ("api", "fhir")
+OPEN_ENDPOINTS = ("api.openapi_document", "fhir.metadata")
 
 
 class Refused(HTTPException):
@@ -203,7 +206,7 @@ def authenticate():
     g.viewer, g.token = None, None
     if g.pop("rejected_session_cookie", False):
         audit_refusal(400, "session_cookie_tampered")
-    if request.blueprint == "api" and "Authorization" in request.headers:
+    if request.blueprint in MACHINE_BLUEPRINTS and "Authorization" in request.headers:
         return _bearer()
     if not current_user.is_authenticated:
         return None
@@ -220,7 +223,8 @@ def authenticate():
         return None
     session["seen"] = now
     g.viewer = current_user.viewer
-    if request.blueprint == "api" and request.endpoint != "api.openapi_document" and request.method != "OPTIONS":
+    if (request.blueprint in MACHINE_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS
+            and request.method != "OPTIONS"):
         _protect_api_call()
     return None
 

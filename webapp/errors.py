@@ -1,4 +1,5 @@
-"""One way to answer a refused or failed request: a JSON error body under /api, a page elsewhere.
+"""One way to answer a refused or failed request: a JSON error body under /api, an OperationOutcome under /fhir,
+a page elsewhere.
 
 Refusals the caller could learn from (bad input, no or wrong credentials, not allowed, too big,
 too many requests) are written to the audit trail, naming fields but never their contents.
@@ -38,9 +39,14 @@ def respond(exc: HTTPException):
         message = f"usage limit reached ({exc.description}): try again later"
     if exc.code in AUDITED and getattr(exc, "audited", True):
         audit_refusal(exc.code, _reason(exc), list(errors) or None)
-    if exc.code == 401 and not request.path.startswith("/api/"):
+    fhir = request.path == "/fhir" or request.path.startswith("/fhir/")
+    if exc.code == 401 and not request.path.startswith("/api/") and not fhir:
         return redirect(url_for("signin.login", next=request.full_path if request.method == "GET" else None))
-    if request.path.startswith("/api/"):
+    if fhir:  # FHIR clients read OperationOutcome resources, whatever the status
+        from .fhir.views import outcome_response
+
+        response = outcome_response(exc.code, message, errors)
+    elif request.path.startswith("/api/"):
         response = jsonify({"message": message, "errors": errors})
     else:
         response = make_response(render_template("error.html", viewer=current_viewer(), status=exc.code,
