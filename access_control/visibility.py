@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.local_authorities import authority_name
 from registry.models import Child, Organisation
 
 from .errors import NotAllowed
@@ -60,7 +61,10 @@ class Viewer:
 def _org(org: Organisation | None) -> dict | None:
     if org is None:
         return None
-    return {"code": org.code, "name": org.name, "phone": org.phone, "email": org.email}
+    name = org.name
+    if org.kind == "local_authority" and name == org.code:  # made from a feed that gave only its code
+        name = authority_name(org.code) or name
+    return {"code": org.code, "name": name, "phone": org.phone, "email": org.email}
 
 
 class VisibilityPolicy:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from analyzers.dates import parse_iso_date
 
 from . import cpid
+from .local_authorities import authority_name
 from .models import (
     SENSITIVE_CATEGORIES, SHIELDING_REASONS, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
 )
@@ -70,7 +71,9 @@ def get_or_create_organisation(session: Session, kind: str, code: str, name: str
     if org is None:
         try:
             with session.begin_nested():
-                org = Organisation(kind=kind, code=code, name=name or code, local_authority=local_authority,
+                # A local authority known only by its code is named from the shipped list.
+                name = name or (authority_name(code) if kind == "local_authority" else None) or code
+                org = Organisation(kind=kind, code=code, name=name, local_authority=local_authority,
                                    **contact)
                 session.add(org)
                 if kind == "local_authority":

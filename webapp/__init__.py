@@ -15,6 +15,7 @@ from access_control.permissions import PERMISSIONS, allowed
 from search_service import SearchIncomplete
 
 from .config import PREFIX, SECRET_KEY_FILE, MissingSecretKey, Settings
+from .govuk_dates import govuk_date
 
 MAX_BODY_BYTES = 64 * 1024
 NAVIGATION = (("pages.search_form", "Find a child", "search"), ("review.events", "Audit", "review_audit"),
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Our templates first, then the GOV.UK Frontend macros (govuk-frontend-jinja).
     app.jinja_loader = ChoiceLoader([PackageLoader("webapp"), PrefixLoader(
         {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})])
+    app.jinja_env.filters["govuk_date"] = govuk_date  # every date a page shows, GOV.UK style
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 

@@ -20,7 +20,7 @@ from registry.linkage.linker import load_link_records
 from registry.linkage.relink import detach_for_review, others_by_record, would_still_link
 from registry.linkage.model import LinkageModel, LinkageModelError
 from registry.linkage.records import LinkRecord
-from registry.linkage.training import BLOCKING_RULES, blocked_pairs, evaluate, train as train_model
+from registry.linkage.training import BLOCKING_RULES, blocked_pairs, evaluate, train as train_model, training_steps
 from registry.models import Child, ReviewItem, SourceRecord
 
 Recorder = Callable[[Session, str, dict], object]
@@ -60,17 +60,21 @@ def training_fields(session: Session, child_ids: list[int]) -> list[dict]:
 
 
 def train(session: Session, base: LinkageModel, sample: int, seed: int, created_by: str, audit: Recorder,
-          iterations: int = 25) -> tuple[LinkageModel, dict]:
-    """A new version of ``base`` trained without labels on a sample of the directory; stored, not activated."""
+          iterations: int = 25, on_total: Callable[[int], object] = lambda n: None,
+          on_step: Callable[[int], object] = lambda n: None) -> tuple[LinkageModel, dict]:
+    """A new version of ``base`` trained without labels on a sample of the directory; stored, not activated.
+    ``on_total`` hears how many steps the training takes (reading the sample is the first), ``on_step`` each."""
+    on_total(1 + training_steps())
     rng = random.Random(seed)
     child_ids = _sample_children(session, sample, seed)
     fields = training_fields(session, child_ids)
     audit(session, "bulk_read", {"purpose": "linkage_training", "children_read": len(child_ids),
                                  "records_read": len(fields)})
     records = [LinkRecord.from_fields(row) for row in fields]
+    on_step(1)
     if len(records) < 2:
         raise ValueError("the directory holds too few children to train a linkage model on")
-    trained = train_model(base, records, iterations=iterations, rng=rng)
+    trained = train_model(base, records, iterations=iterations, rng=rng, on_step=on_step)
     pairs = sum(len(blocked_pairs(records, rule)) for rule in BLOCKING_RULES)
     stored = store.save_model(session, trained, created_by)
     facts = {"model": stored.label, "children": len(child_ids), "records": len(records), "blocked_pairs": pairs}

@@ -33,13 +33,15 @@ def _particulars(session: Session, conditions: list) -> Iterator[tuple[str, dict
 
 
 def make_judgments(session: Session, viewer: Viewer, count: int, seed: int, *, synthetic_only: bool,
-                   destination: str) -> list[Judgment]:
+                   destination: str, on_total: Callable[[int], None] = lambda n: None,
+                   on_progress: Callable[[int], None] = lambda n: None) -> list[Judgment]:
     """``count`` judgments from the children ``viewer`` may read in bulk, audited as one bulk read with its size.
 
     Synthetic children only unless ``synthetic_only`` is false; never shielded or inactive ones (the
     visibility policy's bulk-read conditions, NotAllowed for a viewer who may not read real children).
     Too few children is a ValueError raised before any particulars are read. The audit event is in the
-    caller's transaction, so it commits before the set is written anywhere.
+    caller's transaction, so it commits before the set is written anywhere. ``on_total`` hears how many
+    children will be read, ``on_progress`` each one read.
     """
     conditions = VisibilityPolicy(viewer).bulk_read_conditions(synthetic_only)
     available = session.scalar(select(func.count()).select_from(Child).where(*conditions))
@@ -48,12 +50,14 @@ def make_judgments(session: Session, viewer: Viewer, count: int, seed: int, *, s
         raise ValueError(f"--count: asked for {count} judgments but there are only {available} {kind} "
                          "(active, not shielded)" + (": load some with `contactpoint demo-data`" if synthetic_only
                                                      else ""))
+    on_total(available)
     read = 0
 
     def counted() -> Iterator[tuple[str, dict]]:
         nonlocal read
         for item in _particulars(session, conditions):
             read += 1
+            on_progress(1)
             yield item
 
     judgments = generate_judgments(counted(), count, seed)

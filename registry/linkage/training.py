@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from analyzers import clock
 from analyzers.keys import family_name_keys, given_name_keys
@@ -240,15 +240,27 @@ def blocked_pairs(records: Sequence[LinkRecord], rule: str = "date_of_birth",
     return [(records[a], records[b]) for a, b in pairs]
 
 
+def training_steps() -> int:
+    """How many steps ``train`` reports: term frequencies, u, and one EM session per blocking rule."""
+    return 2 + len(BLOCKING_RULES)
+
+
 def train(model: LinkageModel, records: Sequence[LinkRecord], u_pairs: int = 100_000, iterations: int = 25,
-          rng: random.Random | None = None, top_names: int = 5000, max_block: int = 50) -> LinkageModel:
+          rng: random.Random | None = None, top_names: int = 5000, max_block: int = 50,
+          on_step: Callable[[int], object] = lambda n: None) -> LinkageModel:
     """The next version of ``model`` learnt from ``records`` (source records: some of them the same child):
     term frequencies, u by random sampling, then m by EM in one session per blocking rule. Every field's m
-    comes from the first session not blocked on it; the prior from the birth-date session."""
+    comes from the first session not blocked on it; the prior from the birth-date session. ``on_step`` hears
+    each of the ``training_steps()`` steps done."""
     model = with_term_frequencies(model, term_frequencies(records, top_names))
+    on_step(1)
     model = estimate_u(model, records, u_pairs, rng)
-    sessions = [estimate_m(model, blocked_pairs(records, rule, max_block), iterations, len(records), blocked_on)
-                for rule, blocked_on in BLOCKING_RULES.items()]
+    on_step(1)
+    sessions = []
+    for rule, blocked_on in BLOCKING_RULES.items():
+        sessions.append(estimate_m(model, blocked_pairs(records, rule, max_block), iterations, len(records),
+                                   blocked_on))
+        on_step(1)
     body = sessions[0].to_body()
     for field in BLOCKING_RULES["date_of_birth"]:
         body["comparisons"][field] = sessions[1].to_body()["comparisons"][field]

@@ -66,7 +66,7 @@ def test_an_la_team_adds_a_practitioner_in_its_own_authority_only(app, sessions)
     assert added.status_code == 302
     assert added.headers["Location"].endswith("/admin/users?username_prefix=new.practitioner")
     listed = team.get(added.headers["Location"]).get_data(as_text=True)
-    assert "Added new.practitioner" in listed and "New Practitioner" in listed and f"31 Mar {next_year}" in listed
+    assert "Added new.practitioner" in listed and "New Practitioner" in listed and f"31 March {next_year}" in listed
     with sessions() as db:
         user = find_user(db, "new.practitioner")
         assert (user.role, user.local_authority.code, user.organisation.code, user.created_by) == \

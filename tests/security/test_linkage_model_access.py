@@ -115,7 +115,7 @@ def test_the_comparison_shows_a_relevance_admin_no_child_not_even_a_shielded_one
     for label in ("pending", "shielded2", "open1"):
         spec = world.specs[label]
         strings = [world.ids[label], spec.given, spec.family, spec.dob.isoformat(), spec.dob.strftime("%-d %b %Y"),
-                   spec.postcode, spec.address, spec.town]
+                   spec.dob.strftime("%-d %B %Y"), spec.postcode, spec.address, spec.town]
         leaked += [(label, s) for s in strings if s in html]
     assert not leaked, report(leaked)
     assert [(actor, action, details.get("pairs")) for actor, action, details in world.events_since(before)] == [

@@ -7,8 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from tqdm import tqdm
-
+from .progress import progress
 from .support import Context, pass_ctx
 
 
@@ -42,11 +41,11 @@ def feed_load(ctx: Context, source: str, report_path: Path | None, fmt: str | No
         raise click.ClickException(str(exc)) from None
     report = report_path.open("w", encoding="utf-8") if report_path else None
     try:
-        with file.open("rb") as stream, tqdm(total=file.stat().st_size, unit="B", unit_scale=True,
-                                              desc=f"loading {file.name}", disable=None) as bar, fewer_collections():
+        with file.open("rb") as stream, progress(f"loading {file.name}", "B", file.stat().st_size,
+                                                 unit_scale=True) as advance, fewer_collections():
             summary = load_feed(ctx.sessions, source, stream, fmt,
                                 on_result=(lambda r: report.write(r.to_json() + "\n")) if report else (lambda r: None),
-                                on_bytes=bar.update, linker=_linker(ctx, index_wait), offload_after=OFFLOAD_AFTER)
+                                on_bytes=advance, linker=_linker(ctx, index_wait), offload_after=OFFLOAD_AFTER)
     except FeedError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

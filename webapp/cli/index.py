@@ -6,8 +6,7 @@ import logging
 import signal
 
 import click
-from tqdm import tqdm
-
+from .progress import progress
 from .support import Context, pass_ctx, reported_errors
 
 
@@ -24,10 +23,15 @@ def index():
 @pass_ctx
 def index_rebuild(ctx: Context, workers: int, page_size: int):
     """Build a fresh index from the database and swap the alias to it atomically."""
-    from indexing import CHECKPOINT, rebuild
+    from sqlalchemy import func, select
 
-    with reported_errors(), tqdm(unit=" children", desc="indexing", disable=None) as bar:
-        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=bar.update,
+    from indexing import CHECKPOINT, rebuild
+    from registry.models import Child
+
+    with ctx.sessions() as session:  # how many there are to index, for the bar's ETA
+        total = session.scalar(select(func.count()).select_from(Child))
+    with reported_errors(), progress("indexing", " children", total) as advance:
+        name, count = rebuild(ctx.es(), ctx.sessions, ctx.settings.es_alias, CHECKPOINT, on_progress=advance,
                               page_size=page_size, workers=workers)
     click.echo(f"indexed {count} children into {name}; alias {ctx.settings.es_alias!r} now points at it")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..linkage_training import SAMPLE_DEFAULT, SAMPLE_MAX, SAMPLE_MIN
+from .progress import progress
 from .relevance import _profile_ref as _model_ref
 from .support import Context, cli_actor, pass_ctx
 
@@ -48,9 +49,10 @@ def linkage_train(ctx: Context, base_ref: str | None, sample: int, seed: int, it
     from ..linkage_training import train
 
     try:
-        with ctx.sessions.begin() as session:
+        with ctx.sessions.begin() as session, progress("training", " steps") as advance:
             model, facts = train(session, _model(session, base_ref), sample, seed, cli_actor(),
-                                 audit.recorder(cli_actor()), iterations)
+                                 audit.recorder(cli_actor()), iterations, on_total=advance.set_total,
+                                 on_step=advance)
     except (*_fail_cleanly(), ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"stored linkage model {model.label} (not active): trained on {facts['children']} children, "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .progress import progress
 from .support import Context, acting_viewer, cli_actor, pass_ctx, reported_errors
 
 
@@ -46,9 +47,10 @@ def relevance_judgments(ctx: Context, count: int, seed: int, out_path: Path, rea
     if real_children and not operator:
         raise click.BadParameter("name the user who reads real children", param_hint="'--operator'")
     try:
-        with ctx.sessions.begin() as session:
+        with ctx.sessions.begin() as session, progress("reading children", " children") as advance:
             judgments = make_judgments(session, _operator(session, operator), count, seed,
-                                       synthetic_only=not real_children, destination=str(out_path))
+                                       synthetic_only=not real_children, destination=str(out_path),
+                                       on_total=advance.set_total, on_progress=advance)
     except NotAllowed as exc:
         raise click.ClickException(f"--operator {operator}: not allowed: {exc}") from None
     except ValueError as exc:
