@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 
 from . import clock
@@ -118,6 +118,13 @@ def parse_iso_date(text: str) -> date:
     if not isinstance(text, str) or not _ISO_DATE.match(text):
         raise ValueError(f"{text!r} is not a date written YYYY-MM-DD")
     return date.fromisoformat(text)  # ValueError for an impossible date (2015-02-30)
+
+
+def parse_iso_moment(text: str) -> datetime:
+    """A moment as the services write one (``datetime.isoformat()``, with or without its zone); ValueError else."""
+    if not isinstance(text, str) or not _ISO_DATE.match(text[:10]) or len(text) <= 10:
+        raise ValueError(f"{text!r} is not a moment written YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
+    return datetime.fromisoformat(text)
 
 
 def date_from_parts(day: str, month: str, year: str) -> date:

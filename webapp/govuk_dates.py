@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from analyzers.dates import parse_iso_date, parse_iso_moment
+
 UK = ZoneInfo("Europe/London")
 
 
@@ -28,9 +30,7 @@ def govuk_date(value: dt.date | dt.datetime | str | None) -> str:
 
 
 def _parse(text: str) -> dt.date | dt.datetime:
-    if len(text) == 10:
-        return dt.date.fromisoformat(text)
-    return dt.datetime.fromisoformat(text)
+    return parse_iso_date(text) if len(text) == 10 else parse_iso_moment(text)
 
 
 def _time(moment: dt.datetime) -> str:
