@@ -352,21 +352,32 @@ def reasons(matched: set[str]) -> list[str]:
     return list(dict.fromkeys(REASONS[name] for name in strongest(matched)))
 
 
-def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str],
-                location_counts: bool = True) -> str:
-    """certain / probable / possible, in the spirit of FHIR Patient $match."""
+def match_confidence(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str],
+                     location_counts: bool = True) -> float:
+    """How much of the best possible agreement a child reached, 0..1: what its grade is read from.
+
+    A ContactPoint ID, or an identifier beside the full date of birth (PDS's own cross-check), is 1. Any other
+    identifier agreement proves nothing more than the rest (it may be mistyped), so its weight is left out."""
     if "cp_id" in matched:
-        return "certain"
+        return 1.0
     identifiers = matched.intersection(GROUPS["identifier"])
     if identifiers:
-        if "dob_exact" in matched:  # the number and the full date of birth agree: PDS's own cross-check
-            return "certain"
-        # Without a full date of birth beside it the number proves nothing more than the rest (it may be mistyped).
+        if "dob_exact" in matched:
+            return 1.0
         score -= max(profile.weights[name] for name in identifiers)
     ceiling = max_score(criteria, profile, with_location=location_counts)
-    ratio = score / ceiling if ceiling else 0.0
-    if ratio >= profile.thresholds["certain"]:
+    return max(0.0, min(1.0, score / ceiling)) if ceiling else 0.0
+
+
+def grade_of(confidence: float, profile: RelevanceProfile) -> str:
+    """certain / probable / possible, in the spirit of FHIR Patient $match."""
+    if confidence >= profile.thresholds["certain"]:
         return "certain"
-    if ratio >= profile.thresholds["probable"]:
+    if confidence >= profile.thresholds["probable"]:
         return "probable"
     return "possible"
+
+
+def match_grade(score: float, criteria: Criteria, profile: RelevanceProfile, matched: set[str],
+                location_counts: bool = True) -> str:
+    return grade_of(match_confidence(score, criteria, profile, matched, location_counts), profile)

@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 from analyzers import AGREEMENT_ORDER, name_agreement
 
 from .profiles import RelevanceProfile
-from .queries import LOCATABLE, Criteria, build_query, match_grade, reasons
+from .queries import LOCATABLE, Criteria, build_query, grade_of, match_confidence, reasons
 
 STRONG = ("certain", "probable")
 NAME_KIND_REASONS = {"alias": "known alias", "source": "name recorded by another service",
@@ -30,6 +30,7 @@ class Candidate:
     match_grade: str
     matched_on: list[str]
     shielded: bool
+    confidence: float = 0.0  # the share of the best possible agreement reached (0..1) that the grade is read from
 
 
 @dataclass
@@ -74,6 +75,7 @@ def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile,
     matched.discard(LOCATABLE)
     source = hit["_source"]
     explained = reasons(matched)
+    confidence = match_confidence(hit["_score"], criteria, profile, matched, location_counts)
     # Outside the scope only the current name counted: no reason may point at another name.
     via_name = name_reason(criteria, source.get("names") or []) if location_counts else None
     if via_name:
@@ -81,8 +83,8 @@ def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile,
     return Candidate(
         cp_id=source["cp_id"], given_name=source["given_name"], family_name=source["family_name"],
         date_of_birth=source["date_of_birth"], gender=source["gender"], score=round(hit["_score"], 3),
-        match_grade=match_grade(hit["_score"], criteria, profile, matched, location_counts), matched_on=explained,
-        shielded=source["shielded"])
+        match_grade=grade_of(confidence, profile), matched_on=explained, shielded=source["shielded"],
+        confidence=round(confidence, 3))
 
 
 def too_many(candidates: list[Candidate], max_results: int, profile: RelevanceProfile) -> bool:

@@ -75,7 +75,10 @@ def test_match_answers_a_searchset_with_the_searchs_own_grades_and_scores(client
     assert resource["identifier"] == [{"system": CP_ID_SYSTEM, "value": target}]
     assert resource["name"][0]["family"] == "O'Brien" and resource["birthDate"] == DOB.isoformat()
     assert "meta" not in resource
-    assert grades(match(client, **patient("Amara", "Okafur"))) == {misspelt: "probable"}
+    probable = match(client, **patient("Amara", "Okafur"))
+    assert grades(probable) == {misspelt: "probable"}
+    # The score is the confidence the grade is read from: between the profile's probable and certain shares.
+    assert 0.8 <= probable["entry"][0]["search"]["score"] < 0.93
 
 
 def test_count_and_only_certain_matches(client, indexed):

@@ -22,10 +22,10 @@ def test_a_child_written_to_the_registry_is_found_by_name_and_date_of_birth(clie
     assert [r["cp_id"] for r in body["results"]] == [target]
     result = body["results"][0]
     assert set(result) == {"cp_id", "given_name", "family_name", "date_of_birth", "gender", "score", "match_grade",
-                           "matched_on", "shielded"}
+                           "matched_on", "shielded", "confidence"}
     assert (result["given_name"], result["family_name"], result["date_of_birth"]) == ("Siobhan", "O'Brien",
                                                                                       DOB.isoformat())
-    assert result["match_grade"] == "certain"
+    assert result["match_grade"] == "certain" and result["confidence"] == 1.0
     assert result["matched_on"] == ["family name", "given name", "date of birth"]
     assert result["shielded"] is False
 

@@ -15,7 +15,7 @@ from registry import writes
 from ..integration.helpers import ALIAS, change_child
 from .conftest import LA1, LA2, report
 
-STRONG = ("score", "match_grade", "matched_on", "shielded")
+STRONG = ("score", "confidence", "match_grade", "matched_on", "shielded")
 WRONG_POSTCODE = "TR19 7AA"   # nobody in the world lives there, nor in that district
 PRIVILEGED = ("la1", "national")                      # see the whole record of an LA1 child
 UNPRIVILEGED = ("practitioner", "school", "la2", "api")

@@ -1,8 +1,10 @@
 """Query building as pure dicts: clauses, weights from the profile, scope, grades and reasons."""
 import datetime as dt
 
+import pytest
+
 from search_service.profiles import default_profile
-from search_service.queries import Criteria, build_query, match_grade, max_score, reasons, strongest
+from search_service.queries import Criteria, build_query, match_confidence, match_grade, max_score, reasons, strongest
 
 PROFILE = default_profile()
 FILTERS = [{"term": {"status": "active"}}]
@@ -130,6 +132,18 @@ def test_grades_follow_the_share_of_the_best_possible_score():
     assert match_grade(best * probable, criteria, PROFILE, set()) == "probable"
     assert match_grade(best * probable - 0.01, criteria, PROFILE, set()) == "possible"
     assert match_grade(0, Criteria(cp_id="9434765919"), PROFILE, {"cp_id"}) == "certain"
+
+
+def test_confidence_is_the_share_the_grade_is_read_from_between_0_and_1():
+    criteria = Criteria(family_name="Smith", given_name="Jo", date_of_birth=DOB)
+    best = max_score(criteria, PROFILE)
+    assert match_confidence(best * 0.5, criteria, PROFILE, set()) == pytest.approx(0.5)
+    assert match_confidence(best * 1.2, criteria, PROFILE, set()) == 1.0  # an identifier's weight never lifts it over 1
+    assert match_confidence(0, Criteria(cp_id="9434765919"), PROFILE, {"cp_id"}) == 1.0
+    # A number beside a date that does not agree exactly proves no more than the rest: its weight is left out.
+    with_number = best * 0.5 + PROFILE.weights["nhs_number"]
+    assert match_confidence(with_number, criteria, PROFILE, {"nhs_number"}) == pytest.approx(0.5)
+    assert match_confidence(with_number, criteria, PROFILE, {"nhs_number", "dob_exact"}) == 1.0
 
 
 def test_reasons_name_the_strongest_agreement_of_each_kind():

@@ -74,6 +74,9 @@ class SearchResultSchema(Schema):
     score = fields.Float(required=True, metadata={"description": "Relevance score (higher is better)"})
     match_grade = _choice(MATCH_GRADES, metadata={
         "description": "By the share of the best possible score the child reached"})
+    confidence = fields.Float(required=True, metadata={
+        "description": "That share, from 0 to 1 (the FHIR $match score): 1 for a ContactPoint ID, or an NHS "
+                       "number or UPN beside the full date of birth", "minimum": 0, "maximum": 1})
     matched_on = fields.List(fields.String(), required=True, metadata={
         "description": "Readable reasons, one per kind of evidence, e.g. \"family name sounds like\""})
     shielded = fields.Boolean(required=True)

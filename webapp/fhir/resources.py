@@ -76,14 +76,13 @@ def patient_from_record(record: dict) -> dict:
 
 
 def match_bundle(candidates: list[Candidate], too_many: bool) -> dict:
-    """A searchset Bundle. search.score is the candidate's score over the best one's in this answer (0..1);
-    the match-grade extension carries the search's own grade. ``too_many`` answers an empty list with an
-    OperationOutcome entry (search.mode "outcome", code multiple-matches), as the JSON API answers 200."""
-    best = max((c.score for c in candidates), default=0) or 1
+    """A searchset Bundle. search.score is the candidate's confidence (the share of the best possible agreement
+    it reached, 0..1), which its grade in the match-grade extension is read from. ``too_many`` answers an empty
+    list with an OperationOutcome entry (search.mode "outcome", code multiple-matches), as the JSON API answers 200."""
     entries = []
     for c in candidates:
         search = {"extension": [{"url": MATCH_GRADE_URL, "valueCode": c.match_grade}],
-                  "mode": "match", "score": round(min(max(c.score / best, 0), 1), 3)}
+                  "mode": "match", "score": c.confidence}
         entries.append({"fullUrl": f"urn:contactpoint:Patient/{c.cp_id}", "resource": patient_from_candidate(c),
                         "search": search})
     if too_many:
