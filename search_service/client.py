@@ -69,4 +69,6 @@ def make_client(settings, **options) -> Elasticsearch:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:
         kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = settings.es_ca_certs
     return Elasticsearch(hosts, **kwargs)

@@ -50,6 +50,8 @@ class Settings:
     es_api_key: str | None = None
     es_username: str | None = None
     es_password: str | None = None
+    # A cluster with security on answers over TLS with certificates its own CA signed (not a public one).
+    es_ca_certs: str | None = None
     es_version: str | None = None
     es_alias: str = "children"
     secret_key: str | None = None
@@ -114,6 +116,13 @@ class Settings:
                     raise ValueError(f"{PREFIX}ES_URL must be one URL or several comma-separated: {exc}") from None
             return text
 
+        def ca_certs() -> str | None:
+            path = get("ES_CA_CERTS")
+            # Refused at start, naming the variable, rather than as a TLS error on the first search.
+            if path is not None and not (Path(path).is_file() and os.access(path, os.R_OK)):
+                raise ValueError(f"{PREFIX}ES_CA_CERTS must name a readable PEM file, got {path!r}")
+            return path
+
         def rate(name: str, default: str) -> str:
             text = get(name, default)
             try:
@@ -131,6 +140,7 @@ class Settings:
             es_api_key=get("ES_API_KEY"),
             es_username=get("ES_USERNAME"),
             es_password=get("ES_PASSWORD"),
+            es_ca_certs=ca_certs(),
             es_version=get("ES_VERSION"),
             es_alias=get("ES_ALIAS", "children"),
             secret_key=get("SECRET_KEY") or _read_key_file(state_dir / SECRET_KEY_FILE),
