@@ -1,5 +1,5 @@
 # Each target bootstraps what it needs (Debian packages as root, .venv, JDK) first.
-.PHONY: bootstrap dev test bench clean
+.PHONY: bootstrap dev test bench compose-smoke clean
 
 bootstrap:
 	@./scripts/bootstrap
@@ -17,6 +17,10 @@ bench: bootstrap
 	.venv/bin/python bench/audit.py
 	.venv/bin/python -c 'import splink' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[bench]'
 	.venv/bin/python bench/linkage_quality.py
+
+# Not part of `test`: needs root, builds images and takes minutes (README, "Deploying with docker-compose").
+compose-smoke: bootstrap
+	./scripts/compose-smoke
 
 clean:
 	rm -rf .venv .pytest_cache test-artifacts build *.egg-info
