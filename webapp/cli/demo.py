@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import click
-from tqdm import tqdm
 
+from .progress import progress
 from .support import Context, pass_ctx
 
 
@@ -27,6 +27,6 @@ def demo_data(ctx: Context, children: int, seed: int, bulk: bool):
         raise click.ClickException(f"the directory already holds {present} synthetic children: demo data goes into "
                                    "a directory without them (start from a fresh database)")
     load = load_demo_data_bulk if bulk else load_demo_data
-    with tqdm(total=children, unit=" children", desc="demo data", disable=None) as bar:
-        loaded = load(ctx.sessions, children, seed, on_progress=bar.update)
+    with progress("demo data", " children", children) as advance:
+        loaded = load(ctx.sessions, children, seed, on_progress=advance)
     click.echo(f"created {loaded} synthetic children (seed {seed})")
