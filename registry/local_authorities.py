@@ -76,3 +76,8 @@ SUCCESSORS: dict[str, str] = {
 def authority_name(code: str | None) -> str | None:
     """The name of the authority with this ONS code, or None for a code not shipped."""
     return LOCAL_AUTHORITIES.get(code) or SUCCESSORS.get(code) if code else None
+
+
+def authority_label(code: str | None) -> str:
+    """What a page shows for an authority's code: its name, or the code itself when it is not shipped."""
+    return authority_name(code) or code or ""

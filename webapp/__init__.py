@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access_control.permissions import PERMISSIONS, allowed
+from registry.local_authorities import authority_label
 from search_service import SearchIncomplete
 
 from .config import PREFIX, SECRET_KEY_FILE, MissingSecretKey, Settings
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_loader = ChoiceLoader([PackageLoader("webapp"), PrefixLoader(
         {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})])
     app.jinja_env.filters["govuk_date"] = govuk_date  # every date a page shows, GOV.UK style
+    app.jinja_env.filters["authority"] = authority_label  # an authority by name, never a bare ONS code
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 

@@ -75,6 +75,9 @@ def test_the_queue_lists_open_items_and_the_menu_leads_to_it_for_la_teams_only(a
     assert f'href="/admin/linkage/review/{item["id"]}"' in text and item["new"] in text and item["known"] in text
     assert "Clarke" not in text  # names are read (and audited) on the item, not listed
     assert team.get("/admin/linkage/review?page=0").status_code == 400
+    # The team's authority and each child's are named, not given as ONS codes.
+    assert "Linkage review for City of London" in text and "(City of London)" in text and LA1 not in text
+    assert "la management, City of London)" in text
 
 
 def test_the_item_page_shows_both_records_side_by_side_and_the_weights_field_by_field(app, sessions, item):
