@@ -55,6 +55,9 @@ def patient_from_record(record: dict) -> dict:
                         record["gender"], record["date_of_birth"], record["shielded"])
     if record["local_authority"]:
         patient["managingOrganization"] = _org_reference(record["local_authority"])
+    if record.get("merged_from"):  # read by a merged child's ID: this record replaces it, as PDS answers
+        patient["link"] = [{"other": {"identifier": {"system": CP_ID_SYSTEM, "value": record["merged_from"]}},
+                            "type": "replaces"}]
     if record["redacted"]:
         return patient
     patient["name"] += [_name(n["given_name"], n["middle_names"], n["family_name"], OTHER_NAME_USE[n["kind"]])
