@@ -13,6 +13,8 @@ MRR, nDCG@10, too-many rate, per-corruption recall@1/@10 and p50/p95 of Elastics
 of birth and the postcode kept) is reported on its own, so it never moves the everyday figures.
 With ``--populations N`` it does all that for seeds SEED .. SEED+N-1 in turn and reports the pooled figures
 (with a line per seed), since one population's recall moves by a few thousandths from seed to seed.
+Beside recall it counts the queries that other children fit exactly as well as the right one
+(search_service.ambiguity): the misses the data forces, told apart from the misses the search makes.
 Starts its own local node unless --es-url is given; deletes its index afterwards.
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ from registry import cpid  # noqa: E402
 from registry.demo_data import generate_children  # noqa: E402
 from registry.models import Child, ChildName, Organisation  # noqa: E402
 from search_service import Criteria, search  # noqa: E402
+from search_service.ambiguity import shared_evidence, without_a_name_of_theirs  # noqa: E402
 from search_service.evaluation import evaluate, format_comparison, metrics_by_corruption, metrics_of  # noqa: E402
 from search_service.judgments import HEAVY, generate_judgments  # noqa: E402
 from search_service.profiles import default_profile  # noqa: E402
@@ -85,7 +88,7 @@ def index_children(es: Elasticsearch, count: int, seed: int) -> list[tuple[str, 
     def actions():
         for spec in generate_children(count, seed=seed):
             cp_id = cpid.generate(rng)
-            population.append((cp_id, spec["child"]))
+            population.append((cp_id, {**spec["child"], "shielded": spec["shielded"]}))
             doc = build_document(child_from_spec(spec, cp_id))
             doc["given_text"] = " ".join(n["given"] for n in doc["names"])
             doc["family_text"] = " ".join(n["family"] for n in doc["names"])
@@ -157,7 +160,29 @@ def run_population(es: Elasticsearch, args, seed: int) -> dict:
         values.clear()
     return {"ours": evaluate(ours, judgments)[1], "base": evaluate(baseline, judgments)[1],
             "ours_heavy": evaluate(ours, heavy)[1], "base_heavy": evaluate(baseline, heavy)[1],
-            "took": took, "profile": profile}
+            "took": took, "profile": profile, "shared": shared_evidence(population, judgments),
+            "barred": without_a_name_of_theirs(population, judgments)}
+
+
+def print_shared_evidence(scored: list[tuple]) -> None:
+    """Why queries were missed: others fit them as well as their child, the name rule bars them, or the search
+    answered "too many" or ranked another child first. ``scored``: (outcome, how many others share its
+    evidence or None when not assessed, whether the name rule bars it) triples."""
+    n = len(scored)
+    assessed = sum(shared is not None for _, shared, _ in scored)
+    tied_1 = sum((shared or 0) >= 1 for _, shared, _ in scored)
+    tied_10 = sum((shared or 0) >= 10 for _, shared, _ in scored)
+    print(f"\nqueries other children fit exactly as well as their own ({assessed:,} of {n:,} assessed: those whose "
+          f"names and date of birth are right or left out):\n"
+          f"  by one or more: {tied_1:,}, so no search can pass recall@1 {1 - tied_1 / n:.4f}; "
+          f"by ten or more: {tied_10:,}, recall@10 {1 - tied_10 / n:.4f}")
+    for label, missed, tied in (("not first", lambda o: o.rank != 1, 1), ("not in the ten",
+                                                                          lambda o: o.rank is None or o.rank > 10, 10)):
+        rest = [(o, barred) for o, shared, barred in scored if (shared or 0) < tied and missed(o)]
+        too_many = sum(o.too_many for o, barred in rest if not barred)
+        print(f"  contactpoint's other misses, {label}: {len(rest):,}: {sum(b for _, b in rest):,} with no name of the "
+              f"child's (barred by the name rule), {too_many:,} answered too many, "
+              f"{len(rest) - too_many - sum(b for _, b in rest):,} ranked lower or not found")
 
 
 def report(runs: list[dict], seeds: list[int]) -> None:
@@ -173,6 +198,8 @@ def report(runs: list[dict], seeds: list[int]) -> None:
     print(f"\nchildren={runs[0]['children']:,} per population, populations={len(runs)} "
           f"(seeds {', '.join(map(str, seeds))}) queries={len(pooled['ours']):,} profile={profile.name}:{profile.version}\n")
     print(format_comparison(metrics_of(pooled["base"]), metrics_of(pooled["ours"]), "baseline", "contactpoint", []))
+    print_shared_evidence([(o, run["shared"][o.judgment.id], o.judgment.id in run["barred"])
+                           for run in runs for o in run["ours"]])
     print_by_corruption(pooled["base"], pooled["ours"])
     print(f"\nheavily corrupted queries (a separate set, seeds {', '.join(str(s + HEAVY_SEED_OFFSET) for s in seeds)}):\n")
     print(format_comparison(metrics_of(pooled["base_heavy"]), metrics_of(pooled["ours_heavy"]), "baseline",
