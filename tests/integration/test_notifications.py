@@ -16,7 +16,7 @@ from webapp.notifications import expand_events, parse_smtp_url, send_due
 
 from ..support.accounts import add_user
 from ..support.smtp import SmtpServer
-from .helpers import add_child, change_child, count, years_ago
+from .helpers import add_child, change_child, count, involve
 
 LA, OTHER_LA = "E09000001", "E09000002"
 
@@ -38,15 +38,6 @@ def _person(sessions, username, org="HV-NORTH", role="practitioner", la=LA, emai
                     email=f"{username}@example.org" if email else None)
 
 
-def _involve(sessions, cp_id, org, registered_by=None, role="Health visitor", **fields):
-    def add(session, child):
-        organisation = writes.get_or_create_organisation(session, "service", org, f"{org.title()} service",
-                                                         phone="0113 496 0000")
-        writes.add_involvement(session, child, organisation, role=role, registered_by=registered_by,
-                               start_date=fields.pop("start_date", years_ago(1)), **fields)
-    change_child(sessions, cp_id, add)
-
-
 def _notified(sessions):
     with sessions() as session:
         return sorted(session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)))
@@ -56,14 +47,14 @@ def _child_with_a_health_visitor(sessions, **child):
     cp_id = add_child(sessions, la_code=LA, postcode="LS6 2AB", **child)
     _person(sessions, "hv.one")
     _person(sessions, "hv.two")  # same service, not the one who registered: told only when nobody is named
-    _involve(sessions, cp_id, "HV-NORTH", registered_by="hv.one")
+    involve(sessions, cp_id, "HV-NORTH", registered_by="hv.one")
     return cp_id
 
 
 def test_a_new_service_is_announced_to_the_other_services_practitioner_with_its_contact(sessions, smtp_server):
     cp_id = _child_with_a_health_visitor(sessions)
     _person(sessions, "yj.worker", org="YJ-LEEDS")
-    _involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker", role="Youth justice worker",
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker", role="Youth justice worker",
              practitioner_name="Sam Carter", email="sam.carter@yj.example.org")
     assert expand_events(sessions) == 1
     assert _notified(sessions) == ["hv.one"]  # not hv.two (hv.one is named), never yj.worker who registered it
@@ -89,9 +80,9 @@ def test_nobody_named_means_the_services_practitioners_and_ended_services_are_no
     _person(sessions, "hv.one")
     _person(sessions, "hv.two")
     _person(sessions, "old.service", org="ENDED")
-    _involve(sessions, cp_id, "HV-NORTH", registered_by="gp-feed")  # a feed: nobody named
-    _involve(sessions, cp_id, "ENDED", registered_by="old.service", end_date=dt.date.today() - dt.timedelta(days=1))
-    _involve(sessions, cp_id, "SCHOOL-NURSE", registered_by="hv.two")  # hv.two registers this one
+    involve(sessions, cp_id, "HV-NORTH", registered_by="gp-feed")  # a feed: nobody named
+    involve(sessions, cp_id, "ENDED", registered_by="old.service", end_date=dt.date.today() - dt.timedelta(days=1))
+    involve(sessions, cp_id, "SCHOOL-NURSE", registered_by="hv.two")  # hv.two registers this one
     expand_events(sessions)
     # The ended service's practitioner is never told; hv.two registered the newest service, so is not told of it.
     with sessions() as session:
@@ -120,7 +111,7 @@ def test_a_move_tells_the_old_and_the_new_authority_teams_and_only_the_owner_see
 
 def test_a_sensitive_service_is_not_announced_to_those_who_may_not_see_it(sessions, smtp_server):
     cp_id = _child_with_a_health_visitor(sessions)
-    _involve(sessions, cp_id, "CAMHS", registered_by="camhs.worker", role="Counsellor",
+    involve(sessions, cp_id, "CAMHS", registered_by="camhs.worker", role="Counsellor",
              sensitive_category="mental_health", consent_recorded_by="Dr Who", consent_recorded_at=clock.now())
     assert expand_events(sessions) == 0
     assert count(sessions, Notification) == 0 and count(sessions, NotificationMail) == 0
@@ -128,7 +119,7 @@ def test_a_sensitive_service_is_not_announced_to_those_who_may_not_see_it(sessio
 
 def test_a_child_shielded_after_the_event_is_redacted_in_the_email(sessions, smtp_server):
     cp_id = _child_with_a_health_visitor(sessions)
-    _involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker", role="Youth justice worker",
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker", role="Youth justice worker",
              practitioner_name="Sam Carter", phone="0113 111 2222")
     expand_events(sessions)
     change_child(sessions, cp_id, lambda s, c: writes.set_shielded(s, c, True, "domestic_abuse"))
@@ -141,7 +132,7 @@ def test_a_child_shielded_after_the_event_is_redacted_in_the_email(sessions, smt
 
 def test_a_shielded_childs_new_service_is_not_announced_to_those_who_may_not_see_its_services(sessions):
     cp_id = _child_with_a_health_visitor(sessions, shielded=True)
-    _involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
     assert expand_events(sessions) == 0
 
 
@@ -150,7 +141,7 @@ def test_email_switched_off_for_a_kind_keeps_the_notice_in_the_app(sessions, smt
     with sessions.begin() as session:
         user = session.scalar(select(User).where(User.username == "hv.one"))
         session.add(EmailOptOut(user_id=user.id, kind="involvement_started"))
-    _involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
     assert expand_events(sessions) == 1
     assert count(sessions, NotificationMail) == 0
     assert send_due(sessions, _smtp(smtp_server), "worker-1").sent == 0 and smtp_server.mailbox.messages == []
@@ -159,7 +150,7 @@ def test_email_switched_off_for_a_kind_keeps_the_notice_in_the_app(sessions, smt
 def _queued_mail(sessions, how_many=1):
     cp_id = _child_with_a_health_visitor(sessions)
     for n in range(how_many):
-        _involve(sessions, cp_id, f"SERVICE-{n}", registered_by=f"someone.{n}")
+        involve(sessions, cp_id, f"SERVICE-{n}", registered_by=f"someone.{n}")
     expand_events(sessions)
     assert count(sessions, NotificationMail) == how_many
 
@@ -223,3 +214,17 @@ def test_two_senders_at_once_send_each_email_once(sessions, smtp_server):
     ids = [m["Message-ID"] for m in smtp_server.mailbox.messages]
     assert len(ids) == 6 and len(set(ids)) == 6 and sum(r.sent for r in results) == 6
     assert {m.status for m in _mail(sessions)} == {"sent"}
+
+
+def test_the_send_command_writes_notices_and_sends_over_the_configured_server(run, sessions, smtp_server):
+    cp_id = _child_with_a_health_visitor(sessions)
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
+    unset = run("notifications", "send")
+    assert unset.exit_code == 0 and "CONTACTPOINT_SMTP_URL is not set" in unset.output
+    assert "1 notices written; 0 emails sent" in unset.output and count(sessions, NotificationMail) == 1
+    result = run("notifications", "send", "--once", CONTACTPOINT_SMTP_URL=smtp_server.url,
+                 CONTACTPOINT_MAIL_FROM="ContactPoint <notify@contactpoint.test>")
+    assert result.exit_code == 0 and "0 notices written; 1 emails sent" in result.output, result.output
+    assert smtp_server.mailbox.messages[0]["From"] == "ContactPoint <notify@contactpoint.test>"
+    refused = run("notifications", "send", CONTACTPOINT_SMTP_URL="http://mail.example.org")
+    assert refused.exit_code != 0 and "CONTACTPOINT_SMTP_URL" in refused.output

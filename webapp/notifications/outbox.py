@@ -15,14 +15,14 @@ from . import recipients
 from .content import describe
 
 
-def _refs(row) -> dict:
+def references(row) -> dict:
     return {"kind": row.kind, "child_id": row.child_id, "involvement_id": row.involvement_id,
             "old_la_id": row.old_la_id, "new_la_id": row.new_la_id}
 
 
 def notice_for(session: Session, notification: Notification, user) -> dict | None:
     """What ``notification`` shows ``user`` now (content.describe through their visibility policy)."""
-    return describe(session, VisibilityPolicy(viewer_for(user)), **_refs(notification))
+    return describe(session, VisibilityPolicy(viewer_for(user)), **references(notification))
 
 
 def audit_details(notice: dict, channel: str, notification: Notification) -> dict:
@@ -52,10 +52,10 @@ def _expand(session: Session, event) -> int:
         EmailOptOut.user_id.in_([u.id for u in users]), EmailOptOut.kind == event.kind)).scalars())
     for user in users:
         viewer = viewer_for(user)
-        notice = describe(session, VisibilityPolicy(viewer), **_refs(event))
+        notice = describe(session, VisibilityPolicy(viewer), **references(event))
         if notice is None or (event.kind == "involvement_started" and notice["service"] is None):
             continue  # nothing this person may be told about this service (sensitive, or a shielded child's)
-        notification = Notification(event_id=event.id, user_id=user.id, **_refs(event))
+        notification = Notification(event_id=event.id, user_id=user.id, **references(event))
         session.add(notification)
         session.flush()
         if user.email and user.id not in opted_out:
