@@ -206,7 +206,7 @@ def add_involvement(session: Session, child: Child, organisation: Organisation, 
     check_involvement(fields)
     involvement = Involvement(organisation=organisation,
                               source_record_id=source_record.id if source_record else None, **fields)
-    others = any(True for i in child.involvements)  # nobody to tell when this is the child's first service
+    others = bool(child.involvements)  # nobody to tell when this is the child's first service
     child.involvements.append(involvement)
     log_change(session, child, "involvement_added")
     if announce and others:

@@ -228,3 +228,50 @@ def test_the_send_command_writes_notices_and_sends_over_the_configured_server(ru
     assert smtp_server.mailbox.messages[0]["From"] == "ContactPoint <notify@contactpoint.test>"
     refused = run("notifications", "send", CONTACTPOINT_SMTP_URL="http://mail.example.org")
     assert refused.exit_code != 0 and "CONTACTPOINT_SMTP_URL" in refused.output
+
+
+def test_a_case_system_registering_for_its_practitioner_tells_the_practitioner_it_acted_for_before(app, sessions):
+    from ..support.accounts import ACTING_FOR, add_token
+
+    cp_id = add_child(sessions, la_code=LA)
+    client = app.test_client()
+    client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {add_token(sessions, 'case-system', scopes=('involvements',))}",
+                               HTTP_X_ACTING_FOR=ACTING_FOR)
+    assert client.post(f"/api/v1/children/{cp_id}/involvements", json={"role": "Family support"}).status_code == 201
+    _person(sessions, "yj.worker", org="YJ-LEEDS")
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")
+    expand_events(sessions)
+    assert _notified(sessions) == [ACTING_FOR]  # the person named in "case-system/Jo ... (jo.health-visitor)"
+    with sessions.begin() as session:
+        session.execute(Notification.__table__.delete())
+    involve(sessions, cp_id, "CAMHS-SUPPORT", registered_by=f"case-system/Jo Health-Visitor ({ACTING_FOR})")
+    expand_events(sessions)
+    assert _notified(sessions) == ["yj.worker"]  # never the practitioner the new registration was made for
+
+
+def test_a_following_sender_delivers_as_events_arrive_and_stops_on_sigterm(sessions, database_url, smtp_server,
+                                                                           tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from ..support.accounts import TEST_SECRET_KEY
+
+    cp_id = _child_with_a_health_visitor(sessions)
+    env = {**os.environ, "CONTACTPOINT_DATABASE_URL": database_url, "CONTACTPOINT_SECRET_KEY": TEST_SECRET_KEY,
+           "CONTACTPOINT_STATE_DIR": str(tmp_path / "state"), "CONTACTPOINT_SMTP_URL": smtp_server.url}
+    follower = subprocess.Popen([sys.executable, "-m", "webapp.cli", "notifications", "send", "--follow",
+                                 "--interval", "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+    try:
+        involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker")  # while it runs
+        deadline = time.monotonic() + 60
+        while not smtp_server.mailbox.messages and time.monotonic() < deadline and follower.poll() is None:
+            time.sleep(0.2)
+        assert len(smtp_server.mailbox.messages) == 1
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        output, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0, output
+    assert "1 notices written; 1 emails sent" in output

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from access_control import INTERACTIVE_ROLES, allowed
+from access_control import INTERACTIVE_ROLES, ROLES, allowed
 from access_control.accounts import usable
 from access_control.models import User
 from analyzers import clock
@@ -33,6 +33,11 @@ def _active(users, today) -> list[User]:
     return [u for u in users if u.role in INTERACTIVE_ROLES and usable(u, today) is None]
 
 
+def _holding(permission: str):
+    """Users whose role has ``permission`` (the permissions table decides; SQL only narrows the rows read)."""
+    return User.role.in_(sorted(role for role in ROLES if allowed(role, permission)))
+
+
 def _users(session: Session, *where) -> list[User]:
     return list(session.scalars(select(User).where(*where).options(
         joinedload(User.organisation), joinedload(User.local_authority)).order_by(User.id)))
@@ -43,8 +48,7 @@ def for_event(session: Session, event) -> list[User]:
     today = clock.today()
     if event.kind == "authority_changed":
         authorities = [la for la in (event.old_la_id, event.new_la_id) if la is not None]
-        return [u for u in _active(_users(session, User.local_authority_id.in_(authorities)), today)
-                if allowed(u.role, "hear_of_moves")]
+        return _active(_users(session, User.local_authority_id.in_(authorities), _holding("hear_of_moves")), today)
     new = session.get(Involvement, event.involvement_id)
     if new is None:
         return []
@@ -56,8 +60,8 @@ def for_event(session: Session, event) -> list[User]:
     for involvement in others:
         named = _active(_users(session, User.username.in_(registrants(involvement.registered_by))), today) \
             if involvement.registered_by else []
-        people = named[:1] or [u for u in _active(_users(session, User.organisation_id == involvement.organisation_id),
-                                                  today) if allowed(u.role, "hear_of_services")]
+        people = named[:1] or _active(_users(session, User.organisation_id == involvement.organisation_id,
+                                             _holding("hear_of_services")), today)
         for user in people:
             if user.username not in excluded:
                 chosen.setdefault(user.id, user)

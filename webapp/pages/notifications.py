@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from ..auth import Refused, current_token, current_viewer
 from ..extensions import readers, sessions
@@ -23,8 +24,11 @@ def unread_for_header() -> int:
     """The header's unread count, for a signed-in person; only asked when a page's header renders."""
     if current_token() is not None or not current_user.is_authenticated:
         return 0
-    with readers()() as db:
-        return inbox.unread_count(db, current_user.user_id)
+    try:
+        with readers()() as db:
+            return inbox.unread_count(db, current_user.user_id)
+    except OperationalError:  # the database is down: the page saying so (503) must still render
+        return 0
 
 
 @bp.get("/notifications")
