@@ -275,3 +275,19 @@ def test_a_following_sender_delivers_as_events_arrive_and_stops_on_sigterm(sessi
         output, _ = follower.communicate(timeout=30)
     assert follower.returncode == 0, output
     assert "1 notices written; 1 emails sent" in output
+
+
+def test_a_notice_about_a_child_merged_since_shows_the_record_kept(sessions, smtp_server):
+    from registry import merging
+    from registry.models import Child
+
+    kept = add_child(sessions, given="Amara", family="Okafor", la_code=LA)
+    cp_id = _child_with_a_health_visitor(sessions, given="Amarah")
+    involve(sessions, cp_id, "YJ-LEEDS", registered_by="yj.worker", practitioner_name="Sam Carter")
+    expand_events(sessions)
+    with sessions.begin() as session:
+        a, b = (session.scalar(select(Child).where(Child.cp_id == c)) for c in (kept, cp_id))
+        merging.merge(session, a, b, "cli:test")
+    assert send_due(sessions, _smtp(smtp_server), "worker-1").sent == 1
+    body = smtp_server.mailbox.messages[0].get_content()
+    assert kept in body and "Sam Carter" in body

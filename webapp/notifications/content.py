@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from access_control import VisibilityPolicy
+from registry import merging
 from registry.local_authorities import authority_label
 from registry.models import Child, Involvement, Organisation
 
@@ -37,6 +38,8 @@ def describe(session: Session, policy: VisibilityPolicy, kind: str, child_id: in
     its authority team's contact, and loses the service details and the postcode (``redacted``).
     """
     child = session.get(Child, child_id)
+    if child is not None and child.status == "merged":  # the notice follows the child into the record kept
+        child = merging.resolve(session, child)
     if child is None or child.status != "active" or not policy.may_open(child):
         return None
     record = policy.present(child)
@@ -46,7 +49,7 @@ def describe(session: Session, policy: VisibilityPolicy, kind: str, child_id: in
               "local_authority": record["local_authority"]}
     if kind == "involvement_started":
         involvement = session.get(Involvement, involvement_id) if involvement_id is not None else None
-        if involvement is None or involvement.child_id != child.id:
+        if involvement is None or involvement.child_id != child.id:  # (a merge moves involvements with the child)
             return {**notice, "service": None}  # no longer recorded
         if involvement.sensitive_category is not None and not policy.may_manage(child, involvement):
             return None  # a sensitive service this recipient may not see: not even that it exists
