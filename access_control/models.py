@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from analyzers import clock
-from registry.models import Base, BigId, Organisation, UTCDateTime
+from registry.models import NOTIFICATION_EVENT_KINDS, Base, BigId, EventReferences, Organisation, UTCDateTime
 
 ROLES = ("practitioner", "la_management", "national_admin", "auditor", "relevance_admin", "api_client",
          "indexer")
@@ -121,3 +121,48 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+MAIL_STATUSES = ("queued", "sent", "dropped")
+NOTIFICATION_KINDS = NOTIFICATION_EVENT_KINDS
+
+
+class Notification(EventReferences, Base):
+    """One user told of one registry event (webapp.notifications): references only, rendered when shown or sent."""
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
+                      Index("ix_notifications_user_read", "user_id", "read_at"))
+
+    event_id: Mapped[int] = mapped_column(BigId)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class NotificationMail(Base):
+    """The SMTP outbox: one email per notification, sent at most once (a lease per sender, sent_at once accepted)."""
+    __tablename__ = "notification_mail"
+    __table_args__ = (CheckConstraint(f"status IN {MAIL_STATUSES}", name="ck_notification_mail_status"),
+                      Index("ix_notification_mail_due", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    notification: Mapped[Notification] = relationship()
+
+
+class EmailOptOut(Base):
+    """A kind of notification a user reads in the app only (no email)."""
+    __tablename__ = "notification_email_opt_outs"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)

@@ -35,6 +35,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hold_api_tokens": frozenset({"api_client"}),
     "act_on_behalf": frozenset({"api_client"}),
     "be_acted_for": frozenset({"practitioner"}),
+    # Notifications (webapp/notifications): a service's practitioners hear of another service starting with a
+    # child they work with; an authority's team hears of its children moving in or out.
+    "hear_of_services": frozenset({"practitioner"}),
+    "hear_of_moves": frozenset({"la_management"}),
 }
 
 # Roles an LA management team may give (within its own authority); the rest are national appointments.

@@ -20,9 +20,10 @@ from sqlalchemy.schema import DropTable
 
 from analyzers import clock
 
-from . import cpid, survivorship, writes
+from . import cpid, notification_events, survivorship, writes
 from .models import (
-    Carer, ChangeLog, Child, ChildAddress, ChildName, Involvement, ReviewCandidate, ReviewItem, SourceRecord,
+    Carer, ChangeLog, Child, ChildAddress, ChildName, Involvement, NotificationEvent, ReviewCandidate, ReviewItem,
+    SourceRecord,
 )
 
 INVOLVEMENT_FIELDS = {"practitioner_name": "practitioner_name", "role": "practitioner_role",
@@ -240,8 +241,12 @@ class Joining:
     record: dict
 
 
-def link_rows(session: Session, rows: list[Joining], organisations: Organisations) -> None:
-    """Attach each row's source record (and what it brings) to its child, then derive those children again."""
+def link_rows(session: Session, rows: list[Joining], organisations: Organisations,
+              new_children: frozenset[int] = frozenset()) -> None:
+    """Attach each row's source record (and what it brings) to its child, then derive those children again.
+
+    ``new_children``: children this load made (a row joining one of them is still its first load: nobody is told).
+    """
     if not rows:
         return
     now = clock.now()
@@ -251,17 +256,28 @@ def link_rows(session: Session, rows: list[Joining], organisations: Organisation
     for row, record_id in zip(rows, record_ids):
         details.add(row.data, row.child_id, record_id, organisations, now)
     details.insert(session)
+    _announce_involvements(session, details.involvements, new_children)
     settings = {}
     for row in rows:  # a school or GP practice the row names becomes the child's (the last row's wins)
         for kind in ("school", "gp_practice"):
             if row.data.get(f"{kind}_code"):
                 settings.setdefault(row.child_id, {})[f"{kind}_id"] = organisations.id_of(
                     kind, row.data[f"{kind}_code"], row.data.get(f"{kind}_name"))
-    _rederive(session, [row.child_id for row in rows], settings, organisations, now)
+    _rederive(session, [row.child_id for row in rows], settings, organisations, now, new_children)
+
+
+def _announce_involvements(session: Session, involvements: list[dict], new_children: frozenset[int]) -> None:
+    """One event per involvement a row brought to a child already on record (one query for the batch's ids)."""
+    records = [i["source_record_id"] for i in involvements if i["child_id"] not in new_children]
+    if not records:
+        return
+    started = session.execute(select(Involvement.child_id, Involvement.id.label("involvement_id"))
+                              .where(among(session, Involvement.source_record_id, records))).mappings().all()
+    insert_rows(session, NotificationEvent, notification_events.event_rows("involvement_started", started))
 
 
 def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict], organisations: Organisations,
-              now) -> None:
+              now, new_children: frozenset[int]) -> None:
     """Derive the joined children again from all their source records: one statement per table, not per child.
 
     Every joined child gets one change-log row (its document gains at least the new record's name).
@@ -292,6 +308,11 @@ def _rederive(session: Session, child_ids: list[int], settings: dict[int, dict],
     children_table, names = Child.__table__, ChildName.__table__
     update_rows(session, children_table, children_table.c.id, children)
     update_rows(session, names, names.c.child_id, primaries, names.c.kind == "primary")
+    moves = [{"child_id": child["id"], "old_la_id": current[child["id"]].local_authority_id,
+              "new_la_id": child["local_authority_id"]} for child in children
+             if current[child["id"]].local_authority_id not in (None, child["local_authority_id"])
+             and child["id"] not in new_children]
+    insert_rows(session, NotificationEvent, notification_events.event_rows("authority_changed", moves))
     append_changes(session, [{"child_id": child_id, "cp_id": current[child_id].cp_id, "change": "source_linked"}
                              for child_id in ids])
 

@@ -246,6 +246,8 @@ def _update(session: Session, record: SourceRecord, data: dict) -> tuple[str, Ch
     if record.content_hash == digest:
         return "unchanged", child
     before = (record.payload.get("given_name"), record.payload.get("middle_names"), record.payload.get("family_name"))
+    # The record's involvement re-sent (same service) is not news; another service is.
+    new_service = record.payload.get("service_code") != data.get("service_code")
     writes.remove_source_details(session, child, record)
     record.content_hash, record.payload = digest, _payload(data)
     record.nhs_number, record.upn = data.get("nhs_number"), data.get("upn")
@@ -253,13 +255,13 @@ def _update(session: Session, record: SourceRecord, data: dict) -> tuple[str, Ch
     if before != (data["given_name"], data.get("middle_names"), data["family_name"]) and before not in known:
         # The source changed the name: the old one stays searchable as a previous name.
         writes.add_name(session, child, "previous", before[0], before[2], before[1])
-    _apply_details(session, child, record, data)
+    _apply_details(session, child, record, data, announce=new_service)
     survivorship.rederive(session, child)
     child.synthetic = False      # a source sent this child: it may be real now
     return "updated", child
 
 
-def _apply_details(session: Session, child: Child, record: SourceRecord, data: dict) -> None:
+def _apply_details(session: Session, child: Child, record: SourceRecord, data: dict, announce: bool) -> None:
     writes.add_name(session, child, "source", data["given_name"], data["family_name"],
                     data.get("middle_names"), source_record=record)
     for kind in ("school", "gp_practice"):
@@ -272,7 +274,7 @@ def _apply_details(session: Session, child: Child, record: SourceRecord, data: d
     involvement = bulk.involvement_of(data)
     if involvement is not None:
         org = writes.get_or_create_organisation(session, "service", data["service_code"], data.get("service_name"))
-        writes.add_involvement(session, child, org, source_record=record, **involvement)
+        writes.add_involvement(session, child, org, source_record=record, announce=announce, **involvement)
 
 
 def load_feed(sessions: sessionmaker, source: str, stream: IO[bytes], fmt: str,
@@ -419,7 +421,7 @@ def _apply_batch(session: Session, source: str, batch: Sorted, linker: Linker, m
             decision.best.child_id, decision.best.cp_id = real[decision.best.child_id]
         joining.append(bulk.Joining(decision.best.child_id, data, _record_columns(source, data, decision, model, "auto")))
         result.outcome, result.cp_id, result.match_weight = "linked", decision.best.cp_id, round(decision.weight, 2)
-    bulk.link_rows(session, joining, organisations)
+    bulk.link_rows(session, joining, organisations, frozenset(child_id for child_id, _ in made))
     for result, data in later:
         cp_id, digest = records.get(data["source_record_id"], (None, None))
         if digest == content_hash(data):

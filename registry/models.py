@@ -351,3 +351,28 @@ class IndexDeadLetter(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+NOTIFICATION_EVENT_KINDS = ("involvement_started", "authority_changed")
+
+
+class EventReferences:
+    """What a notification is about, by reference only (no foreign keys: a purged child's notices just say so)."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    child_id: Mapped[int] = mapped_column(Integer)
+    involvement_id: Mapped[int | None] = mapped_column(Integer)
+    old_la_id: Mapped[int | None] = mapped_column(Integer)
+    new_la_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+
+class NotificationEvent(EventReferences, Base):
+    """Something practitioners or LA teams are told about, written in the transaction that made it (an outbox).
+
+    Only references: who is told what is worked out, and what they may see decided, when it is delivered
+    (webapp.notifications), from the database as it is then.
+    """
+    __tablename__ = "notification_events"
+    __table_args__ = (CheckConstraint(f"kind IN {NOTIFICATION_EVENT_KINDS}", name="ck_notification_events_kind"),)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from analyzers.dates import parse_iso_date
 
-from . import cpid
+from . import cpid, notification_events
 from .local_authorities import authority_name
 from .models import (
     SENSITIVE_CATEGORIES, SHIELDING_REASONS, Carer, ChangeLog, Child, ChildName, Involvement, Organisation, SourceRecord,
@@ -121,6 +121,7 @@ def create_child(session: Session, *, la_code: str | None = None, rng: random.Ra
     child.names.append(ChildName(kind="primary", given_name=child.given_name,
                                  middle_names=child.middle_names, family_name=child.family_name))
     log_change(session, child, "created")
+    notification_events.made(session, child)
     return child
 
 
@@ -134,8 +135,11 @@ def update_child(session: Session, child: Child, *, la_code: str | None = None, 
             setattr(child, key, value)
             changed = True
     if la_code and (child.local_authority is None or child.local_authority.code != la_code):
+        before = child.local_authority
         child.local_authority = get_or_create_organisation(session, "local_authority", la_code)
         changed = True
+        if before is not None:  # a move: both teams are told (a child without an authority until now is no move)
+            notification_events.authority_changed(session, child, before.id, child.local_authority.id)
     primary = next((n for n in child.names if n.kind == "primary"), None)
     if primary is not None:
         for key in ("given_name", "middle_names", "family_name"):
@@ -197,12 +201,16 @@ def check_involvement(fields: dict[str, Any]) -> None:
 
 
 def add_involvement(session: Session, child: Child, organisation: Organisation, *,
-                    source_record: SourceRecord | None = None, **fields: Any) -> Involvement:
+                    source_record: SourceRecord | None = None, announce: bool = True, **fields: Any) -> Involvement:
+    """``announce``: tell the child's other services (False when a source only re-sent an involvement it gave before)."""
     check_involvement(fields)
     involvement = Involvement(organisation=organisation,
                               source_record_id=source_record.id if source_record else None, **fields)
+    others = bool(child.involvements)  # nobody to tell when this is the child's first service
     child.involvements.append(involvement)
     log_change(session, child, "involvement_added")
+    if announce and others:
+        notification_events.involvement_started(session, child, involvement)
     return involvement
 
 

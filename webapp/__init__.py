@@ -94,6 +94,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     def template_globals():
         viewer = auth.current_viewer()
         return {"cspNonce": g.get("csp_nonce"),
+                # Called by the header only for a signed-in person: one COUNT per page, none for API/FHIR calls.
+                "unread_notifications": pages.notifications.unread_for_header,
                 "navigation": [item for item in NAVIGATION if item[0] in app.view_functions],
                 "permissions": {p for p in PERMISSIONS if viewer and allowed(viewer.role, p)}}
 

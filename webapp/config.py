@@ -16,6 +16,8 @@ from limits import parse_many
 from registry.survivorship import TrustError, parse_trust
 from search_service.urls import parse_es_urls
 
+from .notifications.mailer import parse_smtp_url
+
 PREFIX = "CONTACTPOINT_"
 # Written by `contactpoint dev` (mode 0600) so that the development web app and the CLI share one
 # key; production sets CONTACTPOINT_SECRET_KEY instead.
@@ -74,6 +76,10 @@ class Settings:
     login_limit: str = "30 per minute"
     # Which source each group of a child's fields is taken from first (registry/survivorship.py).
     source_trust: dict = dataclasses.field(default_factory=dict)
+    # Notification email (webapp/notifications): the SMTP server, the sender, and how long one SMTP step may take.
+    smtp_url: str | None = None
+    mail_from: str = "ContactPoint <notifications@contactpoint.invalid>"
+    smtp_timeout: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -107,13 +113,14 @@ class Settings:
             except TrustError as exc:
                 raise ValueError(f"{PREFIX}SOURCE_TRUST: {exc}") from None
 
-        def es_urls() -> str | None:
-            text = get("ES_URL")
+        def checked(name: str, parse, what: str) -> str | None:
+            """The setting, refused at start (naming it) when ``parse`` refuses it."""
+            text = get(name)
             if text is not None:
                 try:
-                    parse_es_urls(text)
+                    parse(text)
                 except ValueError as exc:
-                    raise ValueError(f"{PREFIX}ES_URL must be one URL or several comma-separated: {exc}") from None
+                    raise ValueError(f"{PREFIX}{name}{what}: {exc}") from None
             return text
 
         def ca_certs() -> str | None:
@@ -132,11 +139,17 @@ class Settings:
                                  f"got {text!r}") from None
             return text
 
+        def mail_from() -> str:
+            text = get("MAIL_FROM", "ContactPoint <notifications@contactpoint.invalid>")
+            if "@" not in text or "\n" in text or "\r" in text:
+                raise ValueError(f"{PREFIX}MAIL_FROM must be an email address (optionally 'Name <address>'), got {text!r}")
+            return text
+
         return cls(
             state_dir=state_dir,
             cache_dir=Path(get("CACHE_DIR") or _default_cache_dir()),
             database_url=get("DATABASE_URL") or f"sqlite:///{state_dir / 'contactpoint.sqlite3'}",
-            es_url=es_urls(),
+            es_url=checked("ES_URL", parse_es_urls, " must be one URL or several comma-separated"),
             es_api_key=get("ES_API_KEY"),
             es_username=get("ES_USERNAME"),
             es_password=get("ES_PASSWORD"),
@@ -159,7 +172,16 @@ class Settings:
             client_limit=rate("CLIENT_LIMIT", "2000 per hour;10000 per day"),
             login_limit=rate("LOGIN_LIMIT", "30 per minute"),
             source_trust=trust(),
+            smtp_url=checked("SMTP_URL", parse_smtp_url, ""),
+            mail_from=mail_from(),
+            smtp_timeout=whole_number("SMTP_TIMEOUT", 10, 1, 300),
         )
+
+    def smtp(self):
+        """The SMTP server and sender for notification email (webapp.notifications.SmtpSettings); None when unset."""
+        if not self.smtp_url:
+            return None
+        return dataclasses.replace(parse_smtp_url(self.smtp_url), sender=self.mail_from, timeout=float(self.smtp_timeout))
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)

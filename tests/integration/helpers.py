@@ -65,3 +65,13 @@ def count(sessions, model, *where) -> int:
 
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def involve(sessions, cp_id, org: str, registered_by=None, role="Health visitor", **fields) -> None:
+    """Register an involvement of service ``org`` (made when new) with the child, as ``registered_by``."""
+    def add(session, child):
+        organisation = writes.get_or_create_organisation(session, "service", org, f"{org.title()} service",
+                                                         phone="0113 496 0000")
+        writes.add_involvement(session, child, organisation, role=role, registered_by=registered_by,
+                               start_date=fields.pop("start_date", years_ago(1)), **fields)
+    change_child(sessions, cp_id, add)

@@ -96,6 +96,13 @@ def test_two_indexer_followers_and_the_web_app_under_gunicorn(config):
     assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py"' in cmd and "\nUSER contactpoint\n" in cmd
 
 
+def test_a_notifier_sends_notifications_once_the_schema_is_migrated(config):
+    notifier = config["services"]["notifier"]
+    assert notifier["command"] == ["contactpoint", "notifications", "send", "--follow"]
+    assert notifier["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "CONTACTPOINT_SMTP_URL" in notifier["environment"] and notifier["environment"]["CONTACTPOINT_MAIL_FROM"]
+
+
 def test_the_app_reaches_the_cluster_over_tls_with_credentials(config):
     for name in APP_SERVICES + ("migrate",):
         env = config["services"][name]["environment"]

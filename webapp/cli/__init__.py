@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import access, audit, db, demo, dev, engine, feed, index, linkage, relevance, retention
+from . import access, audit, db, demo, dev, engine, feed, index, linkage, notifications, relevance, retention
 from .support import Commands
 
 
@@ -14,6 +14,6 @@ def main():
 
 
 for command in (db.db, engine.engine, feed.feed, index.index, demo.demo_data, dev.serve, dev.dev, audit.audit,
-                linkage.linkage, relevance.relevance, retention.retention):
+                linkage.linkage, notifications.notifications, relevance.relevance, retention.retention):
     main.add_command(command)
 access.register(main)
