@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import trustme
 from sqlalchemy import select
 
 from access_control.models import AuditEvent, EmailOptOut, Notification, NotificationMail, User
@@ -186,6 +187,59 @@ def test_a_refusing_server_neither_loses_the_email_nor_marks_it_sent(sessions, s
     [mail] = _mail(sessions)
     assert (result.sent, result.failed, mail.status, mail.sent_at, mail.attempts) == (0, 1, "queued", None, 1)
     assert reply.split()[0] in mail.last_error and mail.lease_owner is None
+
+
+@pytest.fixture
+def certificate_authority(tmp_path, monkeypatch):
+    """A throwaway authority the sender trusts (through SSL_CERT_FILE, as an operator with a private CA would)."""
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    return authority
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # aiosmtpd: smtps is TLS throughout
+def test_mail_goes_over_tls_with_the_login_the_url_gives(sessions, certificate_authority, tls):
+    _queued_mail(sessions)
+    server = SmtpServer(tls=tls, certificate=certificate_authority.issue_cert("127.0.0.1"),
+                        login=("notifier", "s3cret/pass")).start()
+    try:
+        settings = dataclasses.replace(parse_smtp_url(server.url.replace("s3cret/pass", "s3cret%2Fpass")),
+                                       timeout=5.0)
+        assert (settings.scheme, settings.password) == ({"starttls": "smtp+starttls"}.get(tls, tls), "s3cret/pass")
+        assert send_due(sessions, settings, "worker-1").sent == 1
+        assert server.logins == ["notifier"] and len(server.mailbox.messages) == 1
+        assert _mail(sessions)[0].status == "sent"
+    finally:
+        server.stop()
+
+
+def test_a_server_whose_certificate_is_not_trusted_gets_nothing_and_the_email_waits(sessions, tmp_path):
+    _queued_mail(sessions)
+    stranger = trustme.CA()  # not in the sender's trust store
+    server = SmtpServer(tls="starttls", certificate=stranger.issue_cert("127.0.0.1")).start()
+    try:
+        result = send_due(sessions, dataclasses.replace(parse_smtp_url(server.url), timeout=5.0), "worker-1")
+        [mail] = _mail(sessions)
+        assert (result.sent, result.failed, mail.status, mail.sent_at) == (0, 1, "queued", None)
+        assert "CERTIFICATE_VERIFY_FAILED" in mail.last_error and server.mailbox.messages == []
+    finally:
+        server.stop()
+
+
+def test_a_wrong_password_is_refused_and_the_email_waits(sessions, certificate_authority):
+    _queued_mail(sessions)
+    server = SmtpServer(tls="starttls", certificate=certificate_authority.issue_cert("127.0.0.1"),
+                        login=("notifier", "right")).start()
+    try:
+        url = server.url.replace(":right@", ":wrong@")
+        result = send_due(sessions, dataclasses.replace(parse_smtp_url(url), timeout=5.0), "worker-1")
+        [mail] = _mail(sessions)
+        assert (result.sent, mail.status, mail.sent_at, server.logins) == (0, "queued", None, [])
+        assert "535" in mail.last_error
+    finally:
+        server.stop()
 
 
 def test_a_slow_server_costs_one_timeout_and_the_email_stays_queued(sessions, smtp_server):

@@ -1,13 +1,16 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 for notification tests: it keeps what it accepted, or refuses, or stalls."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 for notification tests: it keeps what it accepted, or refuses, or stalls;
+optionally over TLS (implicit, or STARTTLS required) with a certificate from a throwaway authority, and with a login."""
 from __future__ import annotations
 
 import asyncio
 import email
 import email.policy
 import socket
+import ssl
 from email.message import Message
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def free_port() -> int:
@@ -37,13 +40,41 @@ class Mailbox:
 
 
 class SmtpServer:
-    """aiosmtpd's Controller on a fixed port (so a test can start it after a sender found the port closed)."""
+    """aiosmtpd's Controller on a fixed port (so a test can start it after a sender found the port closed).
 
-    def __init__(self, port: int | None = None):
+    ``tls``: None (plain), "smtps" (TLS from the first byte) or "starttls" (required before anything is sent);
+    ``certificate``: a trustme LeafCert for 127.0.0.1. ``login``: (user, password) the server then requires.
+    """
+
+    def __init__(self, port: int | None = None, tls: str | None = None, certificate=None,
+                 login: tuple[str, str] | None = None):
         self.port, self.mailbox, self.controller = port or free_port(), Mailbox(), None
+        self.tls, self.certificate, self.login = tls, certificate, login
+        self.logins: list[str] = []
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.certificate.configure_cert(context)
+        return context
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        if (user, password) == self.login:
+            self.logins.append(user)
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
     def start(self) -> "SmtpServer":
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, ready_timeout=10)
+        options = {}
+        if self.tls == "smtps":
+            # aiosmtpd offers AUTH only after STARTTLS unless told otherwise; here the whole connection is TLS.
+            options.update(ssl_context=self._context(), auth_require_tls=False)
+        elif self.tls == "starttls":
+            options.update(tls_context=self._context(), require_starttls=True)
+        if self.login:
+            options.update(authenticator=self._authenticate, auth_required=True)
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, ready_timeout=10,
+                                     server_hostname="127.0.0.1", **options)
         self.controller.start()
         return self
 
@@ -54,4 +85,6 @@ class SmtpServer:
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        scheme = {"smtps": "smtps", "starttls": "smtp+starttls"}.get(self.tls, "smtp")
+        login = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
+        return f"{scheme}://{login}127.0.0.1:{self.port}"
