@@ -32,6 +32,8 @@ def test_the_header_counts_unread_notices_and_the_page_shows_the_new_service(app
     for shown in (cp_id, "Sam Carter", "0113 111 2222", "Youth justice worker", "Yj-Leeds service"):
         assert shown in page
     assert "LS6" not in page
+    # The child's name leads to the record (through the purpose prompt), as a link, not as escaped markup.
+    assert f'<a class="govuk-link" href="/children/{cp_id}">Amara Okafor</a>' in page and "&lt;a" not in page
     with sessions() as session:
         viewed = session.scalars(select(AuditEvent.details).where(AuditEvent.action == "notifications_viewed",
                                                                   AuditEvent.actor == "hv.one")).all()
