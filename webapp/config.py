@@ -16,7 +16,7 @@ from limits import parse_many
 from registry.survivorship import TrustError, parse_trust
 from search_service.urls import parse_es_urls
 
-from .notifications.mailer import parse_smtp_url
+from .notifications.mailer import DEFAULT_SENDER, parse_smtp_url
 
 PREFIX = "CONTACTPOINT_"
 # Written by `contactpoint dev` (mode 0600) so that the development web app and the CLI share one
@@ -78,7 +78,7 @@ class Settings:
     source_trust: dict = dataclasses.field(default_factory=dict)
     # Notification email (webapp/notifications): the SMTP server, the sender, and how long one SMTP step may take.
     smtp_url: str | None = None
-    mail_from: str = "ContactPoint <notifications@contactpoint.invalid>"
+    mail_from: str = DEFAULT_SENDER
     smtp_timeout: int = 10
 
     @classmethod
@@ -140,7 +140,7 @@ class Settings:
             return text
 
         def mail_from() -> str:
-            text = get("MAIL_FROM", "ContactPoint <notifications@contactpoint.invalid>")
+            text = get("MAIL_FROM", DEFAULT_SENDER)
             if "@" not in text or "\n" in text or "\r" in text:
                 raise ValueError(f"{PREFIX}MAIL_FROM must be an email address (optionally 'Name <address>'), got {text!r}")
             return text

@@ -33,6 +33,7 @@ from .outbox import audit_details, notice_for
 log = logging.getLogger(__name__)
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 3600
+DEFAULT_SENDER = "ContactPoint <notifications@contactpoint.invalid>"  # CONTACTPOINT_MAIL_FROM unset
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SmtpSettings:
     scheme: str = "smtp"
     username: str | None = None
     password: str | None = None
-    sender: str = "ContactPoint <notifications@contactpoint.invalid>"
+    sender: str = DEFAULT_SENDER
     timeout: float = 10.0
 
 
