@@ -298,6 +298,23 @@ def max_score(criteria: Criteria, profile: RelevanceProfile, with_location: bool
     return total
 
 
+OPPOSITE_GENDER = {"female": "male", "male": "female"}
+
+
+def demote_contradicting_gender(query: dict, criteria: Criteria, profile: RelevanceProfile) -> dict:
+    """A child recorded as the opposite gender to the one given keeps only a share of its score.
+
+    Agreement adds a little; a contradiction says more (one of the two is wrong, or it is another child), so
+    between two children equally near on everything else the one whose record does not contradict comes
+    first. "other" and "unknown" on either side contradict nothing. Multiplying leaves no clause with a
+    negative weight, which Elasticsearch does not allow."""
+    opposite = OPPOSITE_GENDER.get(criteria.gender or "")
+    share = profile.thresholds["contradicting_gender"]
+    if opposite is None or share >= 1:
+        return query
+    return {"boosting": {"positive": query, "negative": {"term": {"gender": opposite}}, "negative_boost": share}}
+
+
 def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dict], location_scope: dict | None,
                 size: int) -> dict:
     """The search body. ``filters`` come from the visibility policy and are always applied."""
@@ -325,8 +342,9 @@ def build_query(criteria: Criteria, profile: RelevanceProfile, filters: list[dic
     # Some name (or an identifier) must agree: a date of birth or a postcode alone never makes a candidate.
     must = [{"bool": {"should": gate, "minimum_should_match": 1}}] if gate else []
     return {
-        "query": {"bool": {"must": must, "should": evidence + ([marker] if marker else []), "filter": filters,
-                           "minimum_should_match": 0 if gate else 1}},
+        "query": demote_contradicting_gender(
+            {"bool": {"must": must, "should": evidence + ([marker] if marker else []), "filter": filters,
+                      "minimum_should_match": 0 if gate else 1}}, criteria, profile),
         # Candidates below the profile's minimum never leave Elasticsearch, and are not counted. The
         # minimum leaves location out whenever some children may not be located, so a postcode can
         # never push one of them out.

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
-from analyzers import AGREEMENT_ORDER, name_agreement
+from analyzers import AGREEMENT_ORDER, jaro_winkler, name_agreement
 
 from .profiles import RelevanceProfile
 from .queries import LOCATABLE, Criteria, build_query, grade_of, match_confidence, reasons
@@ -87,6 +87,21 @@ def candidate_from_hit(hit: dict, criteria: Criteria, profile: RelevanceProfile,
         confidence=round(confidence, 3))
 
 
+def spelling_closeness(criteria: Criteria, candidate: Candidate) -> float:
+    """How near the names typed are to the child's current name, letter by letter (either way round): what
+    orders children the evidence cannot tell apart, so "Sifia Evans" lists Sophia before Sophie."""
+    given, family = criteria.given_name or "", criteria.family_name or ""
+    def pair(first: str, last: str) -> float:
+        return ((jaro_winkler(first, candidate.given_name) if first else 0.0)
+                + (jaro_winkler(last, candidate.family_name) if last else 0.0))
+    return max(pair(given, family), pair(family, given))
+
+
+def best_first(candidates: list[Candidate], criteria: Criteria) -> list[Candidate]:
+    """By score; among equal scores the closer spelling first (the index would leave them in storage order)."""
+    return sorted(candidates, key=lambda c: (-c.score, -spelling_closeness(criteria, c)))
+
+
 def too_many(candidates: list[Candidate], max_results: int, profile: RelevanceProfile) -> bool:
     """More strong candidates than may be shown, or more than may be shown that cannot be told apart."""
     if sum(c.match_grade in STRONG for c in candidates) > max_results:
@@ -116,7 +131,7 @@ def find(es: Elasticsearch, alias: str, criteria: Criteria, profile: RelevancePr
     if shards.get("failed") or shards.get("successful", 0) + shards.get("skipped", 0) < shards.get("total", 0):
         raise SearchIncomplete(f"{shards.get('failed', 0)} of {shards.get('total')} shards of {alias!r} did not answer")
     hits = response["hits"]["hits"]
-    return Found([candidate_from_hit(hit, criteria, profile, location_scope) for hit in hits],
+    return Found(best_first([candidate_from_hit(hit, criteria, profile, location_scope) for hit in hits], criteria),
                  {hit["_source"]["cp_id"] for hit in hits if in_scope(hit, location_scope)}, response["took"])
 
 

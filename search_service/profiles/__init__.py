@@ -15,7 +15,9 @@ WEIGHT_NAMES = (
 )
 # Weights added after profiles were first stored: a stored profile without one takes the shipped default's.
 ADDED_WEIGHTS = ("family_garbled", "given_garbled", "nhs_number", "upn", "postcode_area")
-THRESHOLD_NAMES = ("certain", "probable", "minimum", "indistinct")
+THRESHOLD_NAMES = ("certain", "probable", "minimum", "indistinct", "contradicting_gender")
+# Thresholds added after profiles were first stored, likewise.
+ADDED_THRESHOLDS = ("contradicting_gender",)
 
 
 class ProfileError(ValueError):
@@ -44,12 +46,15 @@ class RelevanceProfile:
         version = data.get("version", 1)
         if not isinstance(version, int) or version < 1:
             raise ProfileError("version: a whole number from 1")
-        weights = _numbers(_with_added_weights(data.get("weights")), WEIGHT_NAMES, "weights")
-        thresholds = _numbers(data.get("thresholds"), THRESHOLD_NAMES, "thresholds")
+        weights = _numbers(_with_added(data.get("weights"), "weights", ADDED_WEIGHTS), WEIGHT_NAMES, "weights")
+        thresholds = _numbers(_with_added(data.get("thresholds"), "thresholds", ADDED_THRESHOLDS), THRESHOLD_NAMES,
+                              "thresholds")
         if not 0 < thresholds["minimum"] <= thresholds["probable"] <= thresholds["certain"] <= 1:
             raise ProfileError("thresholds: need 0 < minimum <= probable <= certain <= 1")
         if not 0 < thresholds["indistinct"] <= 1:
             raise ProfileError("thresholds.indistinct: need a share of the top score between 0 and 1")
+        if not 0 < thresholds["contradicting_gender"] <= 1:
+            raise ProfileError("thresholds.contradicting_gender: need a share of the score between 0 and 1")
         return cls(name, version, weights, thresholds, str(data.get("description", "")))
 
     def to_dict(self) -> dict:
@@ -57,11 +62,12 @@ class RelevanceProfile:
                 "weights": dict(self.weights), "thresholds": dict(self.thresholds)}
 
 
-def _with_added_weights(weights):
-    if not isinstance(weights, dict) or all(name in weights for name in ADDED_WEIGHTS):
-        return weights
-    shipped = json.loads((HERE / "default.json").read_text())["weights"]
-    return {**{name: shipped[name] for name in ADDED_WEIGHTS}, **weights}
+def _with_added(values, what: str, added: tuple[str, ...]):
+    """A stored profile's ``what`` with any field added since it was stored taken from the shipped default."""
+    if not isinstance(values, dict) or all(name in values for name in added):
+        return values
+    shipped = json.loads((HERE / "default.json").read_text())[what]
+    return {**{name: shipped[name] for name in added}, **values}
 
 
 def _numbers(values, names: tuple[str, ...], what: str) -> dict[str, float]:

@@ -58,3 +58,20 @@ def test_a_profile_stored_before_the_garbled_name_weights_takes_the_shipped_ones
     assert profile.weights["gender"] == 2.5
     assert profile.weights["family_garbled"] == default_profile().weights["family_garbled"]
     assert profile.weights["given_garbled"] == default_profile().weights["given_garbled"]
+
+
+def test_a_profile_stored_before_the_gender_contradiction_share_takes_the_shipped_one():
+    data = default_profile().to_dict()
+    data["thresholds"]["indistinct"] = 0.9
+    del data["thresholds"]["contradicting_gender"]
+    profile = RelevanceProfile.from_dict(data)
+    assert profile.thresholds["indistinct"] == 0.9
+    assert profile.thresholds["contradicting_gender"] == default_profile().thresholds["contradicting_gender"] < 1
+
+
+@pytest.mark.parametrize("value", [0, 1.5])
+def test_the_gender_contradiction_share_must_be_a_share(value):
+    data = default_profile().to_dict()
+    data["thresholds"]["contradicting_gender"] = value
+    with pytest.raises(ProfileError, match=r"thresholds\.contradicting_gender"):
+        RelevanceProfile.from_dict(data)

@@ -254,3 +254,18 @@ def test_long_garbled_names_leave_two_slips_to_the_ordinary_fuzzy_clause():
     named = _named(build_query(criteria, PROFILE, FILTERS, SCOPE, size=11))
     name_part = named["family_garbled"]["filter"]["bool"]["filter"][0]
     assert [list(q["fuzzy"]) for q in name_part["bool"]["should"]] == [["given_exact"]]
+
+
+@pytest.mark.parametrize("given, opposite", [("male", "female"), ("female", "male")])
+def test_a_child_recorded_as_the_opposite_gender_keeps_only_a_share_of_its_score(given, opposite):
+    body = build_query(Criteria(family_name="Fox", given_name="Alex", gender=given), PROFILE, FILTERS, SCOPE, size=11)
+    boosting = body["query"]["boosting"]
+    assert boosting["negative"] == {"term": {"gender": opposite}}
+    assert boosting["negative_boost"] == PROFILE.thresholds["contradicting_gender"]
+    assert boosting["positive"]["bool"]["filter"] == FILTERS  # the visibility filters still decide who is found
+
+
+@pytest.mark.parametrize("gender", [None, "unknown", "other"])
+def test_a_gender_that_contradicts_nothing_demotes_nobody(gender):
+    body = build_query(Criteria(family_name="Fox", given_name="Alex", gender=gender), PROFILE, FILTERS, SCOPE, size=11)
+    assert "boosting" not in body["query"]

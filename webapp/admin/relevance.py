@@ -35,6 +35,7 @@ THRESHOLD_LABELS = {
     "probable": "Probable match: share of the best possible score",
     "minimum": "Shown at all: share of the best possible score",
     "indistinct": "Too many to tell apart: when the first child cut scores this share of the top child",
+    "contradicting_gender": "Recorded gender contradicts the one given: share of its score a child keeps",
 }
 assert {w for group, _ in WEIGHT_GROUPS for w in GROUPS[group]} == set(WEIGHT_NAMES)
 assert set(THRESHOLD_LABELS) == set(THRESHOLD_NAMES)
