@@ -12,6 +12,9 @@ the pair is a match; each field's contribution is kept so a person can read the 
   agreement on a name is adjusted for its frequency (``term_frequencies``): a shared "smith" weighs less
   than a shared rare name. Given and family names swapped are tried as a second orientation, one bit
   (``SWAP_PENALTY``) down; the better orientation counts.
+- Middle names: compared only where both records give some; a shared middle name (any of either's) is
+  "exact", adjusted for its frequency as a given name, a near one "similar". Null when the given name already
+  agreed only through the other's middle name, so one name never counts twice.
 - Address line: compared only where the postcodes agree or one is missing; once the postcodes differ the
   address is "null", because the postcode already counted the move (the two are far from independent).
 - Decision (``decide``): weight >= ``upper`` -> "link", >= ``lower`` -> "review", else "create", then
@@ -50,6 +53,7 @@ NAME_LEVELS = ("exact", "variant", "phonetic", "fuzzy", "fuzzy_weak", "initial",
 LEVELS: dict[str, tuple[str, ...]] = {
     "given_name": NAME_LEVELS,
     "family_name": NAME_LEVELS,
+    "middle_names": ("exact", "similar", "else"),
     "date_of_birth": ("exact", "transposed", "near", "year", "else"),
     "postcode": ("full", "full_earlier", "district", "else"),
     "address": ("exact", "else"),
@@ -58,12 +62,14 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "upn": ("agree", "disagree"),
 }
 FIELDS = tuple(LEVELS)
+# Fields added after models were first stored: a stored body without one takes the shipped default's levels.
+ADDED_FIELDS = ("middle_names",)
 NULL = "null"
 DECISIONS = ("create", "review", "link")  # weakest first: a hard rule caps a decision at one of them
 
 SWAP_PENALTY = 1.0  # bits taken off the orientation with given and family names exchanged
 FUZZY_WEAK_JARO_WINKLER = 0.88  # below name_agreement's typo band (0.92), still worth a little
-_TF_KIND = {"given_name": "given", "family_name": "family"}
+_TF_KIND = {"given_name": "given", "family_name": "family", "middle_names": "given"}
 _NAME_CACHE = 1 << 18
 
 
@@ -90,6 +96,8 @@ DEFAULT_BODY: dict = {
                         "phonetic": _level(0.03, 0.002), "fuzzy": _level(0.05, 0.001),
                         "fuzzy_weak": _level(0.01, 0.004), "initial": _level(0.005, 0.03),
                         "else": _level(0.025, 0.957)},
+        # Only where both records give middle names: most sources that record one copy it as it is.
+        "middle_names": {"exact": _level(0.93, 0.01), "similar": _level(0.04, 0.004), "else": _level(0.03, 0.986)},
         # A child's date of birth is copied between services, not guessed: beyond a swap or one slipped digit it
         # practically never differs, which keeps siblings at one address apart.
         "date_of_birth": {"exact": _level(0.9445, 0.00015), "transposed": _level(0.01, 0.0001),
@@ -181,6 +189,29 @@ def _names_levels(left: tuple, right: tuple) -> tuple[int, tuple[str, ...], int,
     return best_given, given_keys, best_family, family_keys, by_middle
 
 
+_MIDDLE_LEVEL = ("exact",) + ("similar",) * (NAME_LEVELS.index("fuzzy_weak")) + ("else", "else")
+
+
+def _middle_tokens(names: tuple) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(token for _, middle, _ in names if middle for token in tokens(middle)))
+
+
+def _middle_level(left: tuple, right: tuple) -> tuple[str, tuple[str, ...]]:
+    """The best agreement of any middle name of one record with any of the other's (level, shared exact keys);
+    null when either gives none. A shared middle name says much: two children of one name and birthday rarely
+    share it too."""
+    ours, theirs = _middle_tokens(left), _middle_tokens(right)
+    if not ours or not theirs:
+        return NULL, ()
+    best, keys = _ELSE, ()
+    for one in ours:
+        for other in theirs:
+            level, shared = _name_comparison(one, other, "given")
+            if level < best:
+                best, keys = level, shared
+    return _MIDDLE_LEVEL[best], keys
+
+
 # --- the other fields ---------------------------------------------------------------------------------------------
 
 _DOB_LEVEL = {"exact": "exact", "transposed": "transposed", "near": "near", "year_month": "year", "year": "year",
@@ -248,6 +279,7 @@ class LinkageModel:
     @classmethod
     def from_body(cls, body) -> "LinkageModel":
         """The model a body describes; LinkageModelError (a ValueError) naming the first bad key otherwise."""
+        body = _with_added_fields(body)
         _validate(body)
         return cls(body)
 
@@ -289,6 +321,16 @@ class LinkageModel:
         if swap:
             contributions["names_swapped"] = {"level": "swapped", "weight": -SWAP_PENALTY}
             total -= SWAP_PENALTY
+        middle, middle_keys = _middle_level(a.names, b.names)
+        if names[1]["given_name"].get("by") == "middle_name":
+            middle = NULL  # a given name that is the other's middle name already counted it
+        if middle == NULL:
+            contributions["middle_names"] = {"level": NULL, "weight": 0.0}
+        else:
+            weight = (self._exact_name_weight("middle_names", middle_keys) if middle == "exact"
+                      else self.weights["middle_names"][middle])
+            contributions["middle_names"] = {"level": middle, "weight": round(weight, 2)}
+            total += weight
         postcode = _postcode_level(a, b)
         for field, level in (("date_of_birth", _dob_level(a, b)), ("postcode", postcode),
                              ("address", _address_level(a, b, postcode)), ("gender", _equal_level(a.gender, b.gender)),
@@ -367,6 +409,16 @@ def _twin_signature(levels: dict[str, str]) -> bool:
             and levels.get("date_of_birth") in ("exact", "transposed", "near")
             and (levels.get("postcode") in ("full", "full_earlier") or levels.get("address") == "exact")
             and "agree" not in (levels.get("nhs_number"), levels.get("upn")))
+
+
+def _with_added_fields(body):
+    """A body stored before a field was compared, with that field's shipped levels (it then counts as shipped)."""
+    comparisons = body.get("comparisons") if isinstance(body, dict) else None
+    if not isinstance(comparisons, dict) or all(field in comparisons for field in ADDED_FIELDS):
+        return body
+    shipped = DEFAULT_BODY["comparisons"]
+    return {**body, "comparisons": {**{f: copy.deepcopy(shipped[f]) for f in ADDED_FIELDS if f not in comparisons},
+                                    **comparisons}}
 
 
 # --- body validation ----------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Feeds from several sources make one child: linkage through the real CLI, index and database."""
 import json
 
+import pytest
+
 from sqlalchemy import select
 
 from registry.models import Child, ChildAddress, ChildName, ReviewItem, SourceRecord
@@ -71,6 +73,23 @@ def test_a_doubtful_row_makes_a_child_and_a_review_item_naming_the_candidate(run
     with sessions() as session:
         item = session.scalar(select(ReviewItem))
         assert item.status == "open" and item.candidates[0].contributions["date_of_birth"]["level"] == "near"
+
+
+@pytest.mark.parametrize("middle, outcome", [("Tomasz", "linked"), ("Zbigniew", "created")])
+def test_the_same_middle_name_settles_a_doubtful_row_and_a_different_one_keeps_it_apart(run, tmp_path, sessions,
+                                                                                        middle, outcome):
+    """As above (a one-digit date of birth, another city), but both sources give middle names: the same one
+    links without a review, a different one makes a child of its own without a review."""
+    first = _load(run, tmp_path, "gp-registrations", f"G1,Kacper,Tomasz,Wisniewski,{DOB},male,,B12 9QP,E08000025")
+    near = DOB[:-1] + ("5" if DOB[-1] != "5" else "6")
+    rows = _load(run, tmp_path, "school-census", f"S9,Kacper,{middle},Wisniewski,{near},,,NE4 7YH,E08000021")
+    assert rows[0]["outcome"] == outcome, rows
+    assert (rows[0]["cp_id"] == first[0]["cp_id"]) is (outcome == "linked")
+    assert count(sessions, ReviewItem) == 0
+    with sessions() as session:
+        record = session.scalar(select(SourceRecord).where(SourceRecord.source_record_id == "S9"))
+    if outcome == "linked":
+        assert record.link_contributions["middle_names"]["level"] == "exact"   # the waterfall says why
 
 
 def test_two_different_nhs_numbers_never_link(run, tmp_path, sessions):

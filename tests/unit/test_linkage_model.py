@@ -111,6 +111,48 @@ def test_names_are_compared_over_every_name_either_side_is_known_by():
     assert levels(married_and_renamed, record())["family_name"] == "exact"
 
 
+@pytest.mark.parametrize("ours, theirs, level", [
+    ("Grace", "Grace", "exact"),
+    ("Grace Mae", "Mae", "exact"),          # any shared middle name
+    ("Grace", "Gracie", "similar"),
+    ("Grace", "Isabella", "else"),
+    ("Grace", None, "null"),                # one source never records middle names: no evidence either way
+    (None, None, "null"),
+])
+def test_middle_name_levels(ours, theirs, level):
+    assert levels(record(middle_names=ours), record(middle_names=theirs))["middle_names"] == level
+
+
+def test_a_shared_middle_name_lifts_a_moved_namesake_over_the_link_threshold_and_a_different_one_holds_it_back():
+    """Olivia Smith born the same day, moved to another district: the name and birthday alone are not enough
+    among many Olivia Smiths; the same middle name as well is."""
+    model = LinkageModel.from_body(body(term_frequencies={"given": {"olivia": 0.02, "grace": 0.01},
+                                                          "family": {"smith": 0.02}}))
+    moved = dict(postcode="M1 1AA", address_line_1="3 Low Road")
+    without = model.score(record(**moved), record())
+    shared = model.score(record(middle_names="Grace", **moved), record(middle_names="Grace"))
+    different = model.score(record(middle_names="Isabella", **moved), record(middle_names="Grace"))
+    assert model.decide(without) != "link"
+    assert model.decide(shared) == "link"
+    assert shared.contributions["middle_names"] == {"level": "exact", "weight": round(math.log2(0.93 / 0.01), 2)}
+    assert different.weight < without.weight
+    assert model.decide(different) == "create"
+
+
+def test_a_given_name_that_is_the_others_middle_name_does_not_count_the_middle_names_again():
+    """Rose Olivia Smith and Olivia Rose Smith: the given name agrees through the middle name (a variant at
+    best); the middle names, each the other's given name, are not compared on top."""
+    scored = MODEL.score(record(given_name="Rose", middle_names="Olivia"), record(middle_names="Rose"))
+    assert scored.contributions["given_name"]["by"] == "middle_name"
+    assert scored.contributions["middle_names"] == {"level": "null", "weight": 0.0}
+
+
+def test_a_model_stored_before_middle_names_were_compared_takes_the_shipped_levels():
+    stored = LinkageModel.from_body(_without(("comparisons", "middle_names")))
+    assert stored.m["middle_names"] == MODEL.m["middle_names"] and stored.u["middle_names"] == MODEL.u["middle_names"]
+    assert "middle_names" in stored.to_body()["comparisons"]
+
+
 @pytest.mark.parametrize("other, level", [
     ("2015-03-07", "exact"),
     ("2015-07-03", "transposed"),
@@ -347,6 +389,7 @@ def _with(path: tuple[str, ...], value) -> dict:
     (_with(("term_frequencies",), {"given": {}}), "term_frequencies"),
     (_with(("term_frequencies", "family", "smith"), 2), "term_frequencies.family.smith"),
     (_without(("comparisons", "postcode")), "comparisons.postcode"),
+    (_with(("comparisons", "middle_names"), {"exact": {"m": 1, "u": 1}}), "comparisons.middle_names.similar"),
     (_with(("comparisons", "shoe_size"), {}), "comparisons.shoe_size"),
     (_with(("comparisons", "gender", "maybe"), {"m": 0.1, "u": 0.1}), "comparisons.gender.maybe"),
     (_without(("comparisons", "date_of_birth", "near")), "comparisons.date_of_birth.near"),

@@ -30,7 +30,8 @@ def record(given="Olivia", family="Smith", dob="2015-03-07", gender="female", po
 def test_a_comparison_vector_holds_one_level_per_field_in_order():
     vector = comparison_vector(MODEL, record(), record(given="Olivai", dob="2015-07-03", postcode=None))
     assert dict(zip(FIELDS, vector)) == {
-        "given_name": "phonetic", "family_name": "exact", "date_of_birth": "transposed", "postcode": NULL,
+        "given_name": "phonetic", "family_name": "exact", "middle_names": NULL, "date_of_birth": "transposed",
+        "postcode": NULL,
         "address": "exact", "gender": "agree", "nhs_number": NULL, "upn": NULL}
 
 
@@ -96,6 +97,7 @@ def test_u_sampling_is_deterministic_for_a_seed_and_refuses_fewer_than_two_recor
 TRUE_M = {
     "given_name": [0.8, 0.06, 0.04, 0.04, 0.02, 0.02, 0.02],
     "family_name": [0.85, 0.03, 0.03, 0.04, 0.01, 0.01, 0.03],
+    "middle_names": [0.9, 0.05, 0.05],
     "date_of_birth": [0.9, 0.02, 0.05, 0.02, 0.01],
     "postcode": [0.75, 0.05, 0.05, 0.15],
     "address": [0.8, 0.2],
@@ -106,6 +108,7 @@ TRUE_M = {
 TRUE_U = {
     "given_name": [0.02, 0.01, 0.02, 0.02, 0.03, 0.05, 0.85],
     "family_name": [0.01, 0.01, 0.02, 0.02, 0.02, 0.04, 0.88],
+    "middle_names": [0.02, 0.01, 0.97],
     "date_of_birth": [0.01, 0.005, 0.02, 0.3, 0.665],
     "postcode": [0.02, 0.01, 0.07, 0.9],
     "address": [0.05, 0.95],
@@ -113,7 +116,7 @@ TRUE_U = {
     "nhs_number": [0.001, 0.999],
     "upn": [0.001, 0.999],
 }
-NULL_RATE = {"postcode": 0.1, "address": 0.3, "gender": 0.05, "nhs_number": 0.4, "upn": 0.7}
+NULL_RATE = {"middle_names": 0.6, "postcode": 0.1, "address": 0.3, "gender": 0.05, "nhs_number": 0.4, "upn": 0.7}
 
 
 def _with_probabilities(m: dict, u: dict) -> LinkageModel:

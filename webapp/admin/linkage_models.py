@@ -21,7 +21,8 @@ from .versions import chosen_versions, listed_versions, metric_row, number_text,
 
 bp = Blueprint("linkage_models", __name__, url_prefix="/admin/linkage/models")
 
-FIELD_LABELS = {"given_name": "Given name", "family_name": "Family name", "date_of_birth": "Date of birth",
+FIELD_LABELS = {"given_name": "Given name", "family_name": "Family name", "middle_names": "Middle names",
+                "date_of_birth": "Date of birth",
                 "postcode": "Postcode", "address": "Address line", "gender": "Gender", "nhs_number": "NHS number",
                 "upn": "Unique pupil number"}
 TWIN_DECISIONS = {"create": "Create a child of their own, with no review item",
