@@ -288,6 +288,35 @@ def _nickname_tables() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
     return canonical_names, canonicals_of
 
 
+# Short forms in everyday British use that the nicknames package (American, and older) lacks: "Katie" for
+# Katherine, "Alfie" for Alfred, "Izzy" for Isabella, "Kuba" for Jakub. A short form takes the ids of every
+# full name it stands for, and no full name takes another's: Charlie is Charles and Charlotte, yet Charles is
+# never Charlotte. Full names here are compact-folded and may be members of the groups above.
+DIMINUTIVES: dict[str, tuple[str, ...]] = {
+    # English
+    "katie": ("katherine",), "kat": ("katherine",), "cath": ("katherine",), "kit": ("christopher", "katherine"),
+    "izzy": ("isabella", "isabel"), "izzie": ("isabella", "isabel"), "issy": ("isabella", "isabel"),
+    "lexi": ("alexandra",), "lexie": ("alexandra",), "sasha": ("alexandra", "alexander"),
+    "xander": ("alexander",), "zander": ("alexander",),
+    "charlie": ("charles", "charlotte"), "chas": ("charles",), "lottie": ("charlotte",),
+    "olly": ("oliver",), "ollie": ("oliver", "olivia"), "liv": ("olivia",), "livvy": ("olivia",),
+    "livi": ("olivia",), "benji": ("benjamin",), "hattie": ("harriet",), "hatty": ("harriet",),
+    "alfie": ("alfred",), "alf": ("alfred",), "cal": ("callum",), "finn": ("finley", "finlay"),
+    "jay": ("jayden", "jason"), "liam": ("william",), "florrie": ("florence",), "flo": ("florence",),
+    "tilly": ("matilda",), "tillie": ("matilda",), "tilda": ("matilda",), "millie": ("amelia", "millicent"),
+    "gracie": ("grace",), "rosie": ("rose",), "josie": ("josephine",), "artie": ("arthur",),
+    "archie": ("archibald",), "teddy": ("edward", "theodore"), "georgie": ("georgia", "georgina"),
+    "frankie": ("francesca", "frances", "francis"), "bertie": ("albert", "herbert"), "reggie": ("reginald",),
+    "nell": ("eleanor", "helen"), "nellie": ("eleanor", "helen"), "elsie": ("elspeth", "elizabeth"),
+    # Scottish, Welsh, Irish
+    "ally": ("alastair", "alison"), "dai": ("david",), "gruff": ("gruffydd",), "paddy": ("patrick", "padraig"),
+    # Polish, West African, Somali, Arabic
+    "kuba": ("jakub",), "olek": ("aleksander",), "alek": ("aleksander",), "zuzia": ("zuzanna",),
+    "tope": ("temitope",), "temi": ("temitope",), "ayo": ("ayodele",), "ada": ("adaeze",),
+    "abdi": ("abdirahman", "abdullahi"),
+}
+
+
 def _add(ids: list[str], new: tuple[str, ...] | list[str]) -> None:
     for item in new:
         if item not in ids:
@@ -296,7 +325,7 @@ def _add(ids: list[str], new: tuple[str, ...] | list[str]) -> None:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def given_variant_ids(token: str | None) -> tuple[str, ...]:
-    """Group ids for a given-name token: curated groups, then the nicknames package.
+    """Group ids for a given-name token: curated groups, then the nicknames package, then DIMINUTIVES.
 
     From the package a token gets its canonical names ("alex" -> "v:alexander", ...) and itself
     when it is canonical ("alexander" -> "v:alexander"), so a short form and its full form share an id.
@@ -304,13 +333,26 @@ def given_variant_ids(token: str | None) -> tuple[str, ...]:
     folded = compact_token(token)
     if len(folded) < 2:
         return ()
+    ids = list(_full_name_ids(folded))
+    for full_name in DIMINUTIVES.get(folded, ()):
+        _add(ids, _full_name_ids(full_name))
+    return tuple(ids)
+
+
+def _full_name_ids(folded: str) -> tuple[str, ...]:
+    """Ids from the curated groups and the nicknames package alone (no diminutive expansion)."""
     ids: list[str] = []
     _add(ids, _given_index().get(folded, ()))
     canonical_names, canonicals_of = _nickname_tables()
     if folded in canonical_names:
         _add(ids, [f"v:{folded}"])
     _add(ids, [f"v:{canonical}" for canonical in canonicals_of.get(folded, ())])
+    if not ids and folded in _DIMINUTIVE_FULL_NAMES:  # a full name known only here is its own group
+        ids.append(f"v:{folded}")
     return tuple(ids)
+
+
+_DIMINUTIVE_FULL_NAMES = frozenset(full for fulls in DIMINUTIVES.values() for full in fulls)
 
 
 def masculine_form(token: str | None) -> str | None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from analyzers.text import compact
-from analyzers.variants import (FAMILY_NAME_GROUPS, GIVEN_NAME_GROUPS, are_variants, family_variant_ids,
+from analyzers.variants import (DIMINUTIVES, FAMILY_NAME_GROUPS, GIVEN_NAME_GROUPS, are_variants, family_variant_ids,
                                 given_variant_ids, masculine_form)
 
 MOHAMMED_SPELLINGS = ["Mohammed", "Muhammad", "Mohamed", "Mohammad", "Muhammed", "Mohamad", "Mo", "Mohd"]
@@ -111,3 +111,27 @@ def test_curated_groups_are_well_formed():
 def test_importing_the_analyzers_does_not_load_the_nickname_tables():
     code = "import sys, analyzers; assert 'nicknames' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Katie", "Katherine"), ("Katie", "Catherine"), ("Izzy", "Isabella"), ("Izzy", "Isobel"), ("Alfie", "Alfred"),
+    ("Lexi", "Alexandra"), ("Charlie", "Charlotte"), ("Charlie", "Charles"), ("Liv", "Olivia"), ("Tilly", "Matilda"),
+    ("Millie", "Amelia"), ("Kuba", "Jakub"), ("Kuba", "Jacob"), ("Dai", "Dafydd"), ("Temi", "Temitope"),
+    ("Finn", "Finley"), ("Gracie", "Grace"),
+])
+def test_british_short_forms_the_nicknames_package_lacks_are_variants(a, b):
+    assert are_variants(a, b)
+    assert are_variants(b, a)
+
+
+@pytest.mark.parametrize("a, b", [("Charles", "Charlotte"), ("Oliver", "Olivia"), ("Edward", "Theodore"),
+                                  ("Jayden", "Jason"), ("Patrick", "Pádraig")])
+def test_two_full_names_sharing_a_short_form_stay_apart(a, b):
+    """Charlie is short for both; that does not make Charles Charlotte."""
+    assert not are_variants(a, b)
+
+
+def test_every_short_form_reaches_each_of_its_full_names():
+    for short, full_names in DIMINUTIVES.items():
+        for full in full_names:
+            assert full == compact(full) and are_variants(short, full), (short, full)
