@@ -189,7 +189,9 @@ def _names_levels(left: tuple, right: tuple) -> tuple[int, tuple[str, ...], int,
     return best_given, given_keys, best_family, family_keys, by_middle
 
 
-_MIDDLE_LEVEL = ("exact",) + ("similar",) * (NAME_LEVELS.index("fuzzy_weak")) + ("else", "else")
+# From a name level to a middle-name level. A bare initial that agrees ("J" beside "Jayden") proves nothing
+# either way: null, not a disagreement.
+_MIDDLE_LEVEL = ("exact",) + ("similar",) * NAME_LEVELS.index("fuzzy_weak") + (NULL, "else")
 
 
 def _middle_tokens(names: tuple) -> tuple[str, ...]:

@@ -117,6 +117,8 @@ def test_names_are_compared_over_every_name_either_side_is_known_by():
     ("Grace Mae", "Mae", "exact"),          # any shared middle name
     ("Grace", "Gracie", "similar"),
     ("Grace", "Isabella", "else"),
+    ("Grace", "G", "null"),                 # an initial that agrees is no evidence either way
+    ("Grace", "J", "else"),
     ("Grace", None, "null"),                # one source never records middle names: no evidence either way
     (None, None, "null"),
 ])
